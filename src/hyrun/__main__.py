@@ -1,0 +1,3 @@
+from hyrun.cli import main
+
+main()

@@ -1,0 +1,84 @@
+"""From a validated config to a runner with its hooks, in MMCV's registration order."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from hyrun.config.schema import LoaderConfig, RunnerType
+from hyrun.data.loaders import build_loaders
+from hyrun.hooks.base import Hook
+from hyrun.hooks.progress import ProgressBarHook
+from hyrun.hooks.timer import IterTimerHook
+from hyrun.optim.builder import build_optimizer
+from hyrun.runner.base import Runner
+from hyrun.runner.epoch import EpochBasedRunner
+from hyrun.runner.iter import IterBasedRunner
+from hyrun.seeding import seed_everything
+
+LOADER_KEYS = tuple(f.name for f in dataclasses.fields(LoaderConfig))
+
+
+def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger | None = None) -> Runner:
+    seed = cfg.seed if cfg.seed is not None else 0
+    seed_everything(seed, cfg.deterministic)
+    device = resolve_device(cfg.device)
+
+    loaders = build_data(cfg.data, seed)
+    model = instantiate(cfg.model).to(device)
+    optimizer = build_optimizer(model, cfg.optimizer)
+    runner_cls = EpochBasedRunner if cfg.runner.type == RunnerType.epoch else IterBasedRunner
+    runner = runner_cls(
+        model, optimizer, loaders, work_dir,
+        max_epochs=cfg.runner.max_epochs if runner_cls is EpochBasedRunner else None,
+        max_iters=cfg.runner.max_iters if runner_cls is IterBasedRunner else None,
+        logger=logger, device=device, meta={"seed": seed},
+    )
+    for hook, priority in default_hooks(cfg):
+        runner.register_hook(hook, priority)
+    return runner
+
+
+def build_data(data_cfg: DictConfig, seed: int) -> dict[str, Any]:
+    """Datasets from the data node's own fields, batched as its loader fields say."""
+    data = OmegaConf.to_container(data_cfg, resolve=True)
+    loader_kwargs = {key: data.pop(key) for key in LOADER_KEYS if key in data}
+    datasets = instantiate(data)
+    return build_loaders(datasets, seed=seed, **loader_kwargs)
+
+
+def default_hooks(cfg: DictConfig) -> list[tuple[Hook, Any]]:
+    """The hooks a config asks for, in MMCV's order: lr, momentum, optimizer, checkpoint,
+    timer, loggers, evaluation, then the ``hooks`` group and ``custom_hooks``."""
+    hooks: list[tuple[Hook, Any]] = []
+    hooks.append((instantiate(cfg.optimizer_config, _convert_="all"), None))
+    if cfg.checkpoint_config is not None:
+        hooks.append((instantiate(cfg.checkpoint_config), None))
+    hooks.append((IterTimerHook(), None))
+    log = cfg.log_config
+    for logger_cfg in cfg.logger.values():
+        hooks.append((instantiate(logger_cfg, interval=log.interval, by_epoch=log.by_epoch,
+                                  ignore_last=log.ignore_last), None))
+    show_bar = log.progress_bar if log.progress_bar is not None else sys.stderr.isatty()
+    if show_bar:
+        hooks.append((ProgressBarHook(), None))
+    if cfg.evaluation is not None:
+        hooks.append((instantiate(cfg.evaluation, _convert_="all"), None))
+    for section in (cfg.hooks, cfg.custom_hooks):
+        for hook_cfg in section.values():
+            hook_cfg = OmegaConf.to_container(hook_cfg, resolve=True)
+            priority = hook_cfg.pop("priority", None)
+            hooks.append((instantiate(hook_cfg), priority))
+    return hooks
+
+
+def resolve_device(name: str) -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,0 +1,73 @@
+"""Saving and loading a runner's state: atomic writes, plain tensors and containers only,
+so a checkpoint loads with ``torch.load(weights_only=True)``."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def runner_state(runner, *, epoch: int, iter: int, save_optimizer: bool = True) -> dict[str, Any]:
+    """The checkpoint dict of ``runner``: meta, model weights, optimizer, and what hooks add.
+    ``epoch`` and ``iter`` are the finished counts a resumed run starts from."""
+    checkpoint: dict[str, Any] = {
+        "meta": {**runner.meta, "epoch": epoch, "iter": iter},
+        "state_dict": _unwrap(runner.model).state_dict(),
+    }
+    if save_optimizer and runner.optimizer is not None:
+        checkpoint["optimizer"] = runner.optimizer.state_dict()
+    runner.call_hook("before_save_checkpoint", checkpoint)
+    return checkpoint
+
+
+def save_atomic(obj: dict[str, Any], path: str | Path) -> None:
+    """Write to a temp file, fsync, rename over ``path``, fsync the folder: a crash leaves
+    either the old file or the new one, never a truncated file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def link_atomic(target: str | Path, link: str | Path) -> None:
+    """Make ``link`` name the same file as ``target`` (a hard link, no copy), atomically."""
+    link = Path(link)
+    tmp = link.with_name(f".{link.name}.tmp{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(target, tmp)
+    except OSError:  # file systems without hard links
+        import shutil
+
+        shutil.copyfile(target, tmp)
+    os.replace(tmp, link)
+    _fsync_dir(link.parent)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # a truncated or foreign file: say which and why, briefly
+        raise RuntimeError(f"cannot load checkpoint {path}: {type(error).__name__}: {error}") from error
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return getattr(model, "module", model)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

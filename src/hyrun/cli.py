@@ -1,0 +1,72 @@
+"""``python -m hyrun`` / ``hyrun``: compose (Hydra), validate, build, run.
+
+Only Hydra and the schema are imported at start, so ``--help`` and ``--cfg`` stay fast;
+torch comes in when a run is built.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from hyrun.config.store import register_configs
+
+
+def config_dir() -> str:
+    """``conf/``: inside the installed package (wheel), or at the root of a source checkout."""
+    packaged = Path(__file__).parent / "conf"
+    if packaged.is_dir():
+        return str(packaged)
+    return str(Path(__file__).resolve().parents[2] / "conf")
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
+def run(cfg: DictConfig) -> float | None:
+    """One job: returns the last evaluated value of the first metric (for sweepers)."""
+    from hyrun.config.errors import ConfigError
+    from hyrun.config.validate import validate
+
+    try:
+        validate(cfg)
+    except ConfigError as error:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"Error in config: {error}", file=sys.stderr)
+        sys.exit(2)
+
+    from hyrun.build import build_runner
+
+    work_dir = cfg.work_dir or HydraConfig.get().runtime.output_dir
+    logger = logging.getLogger("hyrun")
+    runner = build_runner(cfg, work_dir, logger)
+    logger.info("Hooks by stage, in run order:\n%s", runner.hook_info())
+    runner.run([tuple(phase) for phase in cfg.workflow.phases])
+    return report(runner, logger)
+
+
+def report(runner, logger: logging.Logger) -> float | None:
+    """Say where the run ended: the last evaluation's metrics."""
+    evaluations = [r for r in runner.records if r["mode"] == "val" and len(r) > 3]
+    if not evaluations:
+        logger.info("Done: %d epochs, %d iterations. Outputs in %s", runner.epoch, runner.iter, runner.work_dir)
+        return None
+    last = evaluations[-1]
+    values = {k: v for k, v in last.items() if k not in ("mode", "epoch", "iter")}
+    summary = ", ".join(f"{k} {v:.4f}" for k, v in values.items())
+    logger.info("Final val %s (epoch %d, iter %d). Outputs in %s", summary, last["epoch"], last["iter"],
+                runner.work_dir)
+    return next(iter(values.values()))
+
+
+def main() -> None:
+    register_configs()
+    run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Typed config schema, ConfigStore registration and validation."""

@@ -1,0 +1,178 @@
+"""The typed schema of hyrun's config: one dataclass per node or group option.
+
+Every node that builds an object carries its ``_target_`` so that Hydra's ``instantiate``
+builds it and a user may swap in their own class. Fields are what the seed tutorial
+(MMCV 1.x) calls them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Dict, List, Optional
+
+from omegaconf import MISSING
+
+
+class RunnerType(Enum):
+    epoch = "epoch"
+    iter = "iter"
+
+
+@dataclass
+class RunnerConfig:
+    type: RunnerType = RunnerType.epoch
+    max_epochs: Optional[int] = 10  # the epoch runner's length (training epochs)
+    max_iters: Optional[int] = None  # the iter runner's length (training iterations)
+
+
+@dataclass
+class WorkflowConfig:
+    # (phase, n) pairs as in MMCV: [[train, 1], [val, 1]]; phases are train and val
+    phases: List[Any] = field(default_factory=lambda: [["train", 1]])
+
+
+# -- data ---------------------------------------------------------------------------------
+@dataclass
+class LoaderConfig:
+    """How the datasets of any data option are batched; the other fields build the datasets."""
+
+    batch_size: int = 32
+    num_workers: int = 0
+    drop_last: bool = False
+    pin_memory: bool = False
+
+
+@dataclass
+class DigitsDataConfig(LoaderConfig):
+    _target_: str = "hyrun.data.digits.digits"
+    val_fraction: float = 0.2
+    split_seed: int = 0
+
+
+@dataclass
+class SyntheticDataConfig(LoaderConfig):
+    _target_: str = "hyrun.data.synthetic.synthetic"
+    num_samples: int = 1024
+    in_features: int = 32
+    num_classes: int = 10
+    num_val_samples: int = 256
+    seed: int = 0
+
+
+# -- models -------------------------------------------------------------------------------
+@dataclass
+class DigitsCNNConfig:
+    _target_: str = "hyrun.models.digits_cnn.DigitsCNN"
+    channels: int = 32
+    num_classes: int = 10
+    dropout: float = 0.1
+
+
+@dataclass
+class MLPConfig:
+    _target_: str = "hyrun.models.mlp.MLP"
+    # follow the data when it says (synthetic), else the digits images' 64 pixels
+    in_features: int = "${oc.select:data.in_features,64}"  # type: ignore[assignment]
+    hidden: List[int] = field(default_factory=lambda: [64])
+    num_classes: int = "${oc.select:data.num_classes,10}"  # type: ignore[assignment]
+
+
+# -- optimization -------------------------------------------------------------------------
+@dataclass
+class GradClipConfig:
+    max_norm: float = 35.0
+    norm_type: float = 2.0
+
+
+@dataclass
+class OptimizerHookConfig:
+    _target_: str = "hyrun.hooks.optimizer.OptimizerHook"
+    grad_clip: Optional[GradClipConfig] = None
+
+
+@dataclass
+class FixedLrConfig:
+    """lr_config=fixed: the optimizer's lr, unchanged (MMCV's FixedLrUpdaterHook)."""
+
+    policy: str = "fixed"
+
+
+@dataclass
+class NoMomentumConfig:
+    """momentum_config=none: the optimizer's momentum, unchanged."""
+
+    policy: str = "none"
+
+
+# -- hooks --------------------------------------------------------------------------------
+@dataclass
+class CheckpointConfig:
+    _target_: str = "hyrun.hooks.checkpoint.CheckpointHook"
+    interval: int = 1
+    by_epoch: bool = True
+    save_optimizer: bool = True
+    max_keep_ckpts: int = -1
+    save_last: bool = True
+    out_dir: Optional[str] = None
+
+
+@dataclass
+class LogConfig:
+    """Shared by every logger of the ``logger`` group."""
+
+    interval: int = 10
+    by_epoch: bool = True
+    ignore_last: bool = True
+    progress_bar: Optional[bool] = None  # None: on when the console is a terminal
+
+
+@dataclass
+class EvaluationConfig:
+    _target_: str = "hyrun.hooks.evaluation.EvalHook"
+    interval: int = 1
+    start: Optional[int] = None
+    by_epoch: bool = True
+    metric: List[str] = field(default_factory=lambda: ["accuracy"])
+    save_best: Optional[str] = None  # a metric name, or "auto" for the first metric
+    rule: Optional[str] = None  # greater | less; inferred from the metric name when unset
+
+
+@dataclass
+class TextLoggerConfig:
+    _target_: str = "hyrun.hooks.logger.text.TextLoggerHook"
+
+
+@dataclass
+class EmptyCacheConfig:
+    _target_: str = "hyrun.hooks.empty_cache.EmptyCacheHook"
+    priority: Any = "NORMAL"
+    before_epoch: bool = False
+    after_epoch: bool = True
+    after_iter: bool = False
+
+
+# -- the whole config -----------------------------------------------------------------------
+@dataclass
+class Config:
+    model: Any = MISSING
+    data: Any = MISSING
+    optimizer: Any = MISSING
+    optimizer_config: OptimizerHookConfig = MISSING
+    lr_config: Any = MISSING
+    momentum_config: Any = MISSING
+    workflow: WorkflowConfig = MISSING
+    hooks: Dict[str, Any] = field(default_factory=dict)
+    logger: Dict[str, Any] = field(default_factory=dict)
+
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    checkpoint_config: Optional[CheckpointConfig] = field(default_factory=CheckpointConfig)
+    log_config: LogConfig = field(default_factory=LogConfig)
+    evaluation: Optional[EvaluationConfig] = field(default_factory=EvaluationConfig)
+    custom_hooks: Dict[str, Any] = field(default_factory=dict)
+    custom_imports: List[str] = field(default_factory=list)
+    seed: Optional[int] = 0
+    deterministic: bool = False
+    resume: Optional[str] = None  # "auto" or a checkpoint path
+    load_from: Optional[str] = None  # a checkpoint whose weights start the run
+    work_dir: Optional[str] = None  # default: the run's output dir
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps

@@ -1,0 +1,42 @@
+"""Registers hyrun's schema and group options in Hydra's ConfigStore.
+
+Options that are plain schemas live here; presets with their own values are YAML files
+under ``conf/<group>/`` that extend a schema stored under ``_schema/`` (hidden from --help).
+"""
+from __future__ import annotations
+
+from hydra.core.config_store import ConfigStore
+
+from hyrun.config import schema
+from hyrun.config.optimizers import optimizer_schemas
+
+# The groups whose options several may be selected at once (hooks=[a,b]); an option's
+# node is stored under its own name inside the group's mapping.
+MULTI_SELECT_GROUPS = ("hooks", "logger")
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="_schema_config", node=schema.Config)
+    cs.store(name="_schema_workflow", node=schema.WorkflowConfig)
+
+    cs.store(group="model", name="digits_cnn", node=schema.DigitsCNNConfig)
+    cs.store(group="model", name="mlp", node=schema.MLPConfig)
+    cs.store(group="data", name="digits", node=schema.DigitsDataConfig)
+    cs.store(group="data", name="synthetic", node=schema.SyntheticDataConfig)
+
+    for name, optimizer_schema in optimizer_schemas().items():
+        cs.store(group="optimizer", name=name, node=optimizer_schema)
+    cs.store(group="optimizer_config", name="default", node=schema.OptimizerHookConfig)
+    cs.store(group="optimizer_config", name="grad_clip",
+             node=schema.OptimizerHookConfig(grad_clip=schema.GradClipConfig()))
+    cs.store(group="lr_config", name="fixed", node=schema.FixedLrConfig)
+    cs.store(group="momentum_config", name="none", node=schema.NoMomentumConfig)
+
+    store_multi(cs, "hooks", "empty_cache", schema.EmptyCacheConfig)
+    store_multi(cs, "logger", "text", schema.TextLoggerConfig)
+
+
+def store_multi(cs: ConfigStore, group: str, name: str, node: object) -> None:
+    """An option of a multi-select group: ``group=[name,...]`` yields ``group.name: node``."""
+    cs.store(group=group, name=name, node={name: node}, package=group)

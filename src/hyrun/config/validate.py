@@ -1,0 +1,172 @@
+"""Checks the composed config before anything is built (CONTRACTS C4).
+
+Hydra and the structured schema already reject unknown keys, wrong types and unknown
+group options; this adds ranges, the workflow's shape, and that every module named by
+``custom_imports`` or a ``_target_`` imports.
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from hyrun.config.errors import ConfigError
+from hyrun.runner.priority import Priority, get_priority
+
+PHASES = ("train", "val")
+RULES = ("greater", "less")
+
+
+def at_least(low: float) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: v >= low), f"a number >= {low}"
+
+
+def above(low: float) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: v > low), f"a number > {low}"
+
+
+def within(low: float, high: float) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: low <= v < high), f"a number in [{low}, {high})"
+
+
+RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "runner.max_epochs": at_least(1),
+    "runner.max_iters": at_least(1),
+    "log_config.interval": at_least(1),
+    "checkpoint_config.interval": at_least(1),
+    "evaluation.interval": at_least(1),
+    "evaluation.start": at_least(0),
+    "data.batch_size": at_least(1),
+    "data.num_workers": at_least(0),
+    "data.num_samples": at_least(1),
+    "data.num_val_samples": at_least(1),
+    "data.in_features": at_least(1),
+    "data.num_classes": at_least(2),
+    "data.val_fraction": within(0.0, 1.0),
+    "optimizer.lr": at_least(0),
+    "optimizer.weight_decay": at_least(0),
+    "optimizer.momentum": at_least(0),
+    "optimizer.eps": at_least(0),
+    "optimizer_config.grad_clip.max_norm": above(0),
+}
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise ConfigError for the first problem found."""
+    for key, (ok, allowed) in RANGES.items():
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None and isinstance(value, (int, float)) and not ok(value):
+            raise ConfigError(key, value, allowed)
+    _check_runner(cfg)
+    _check_workflow(cfg.workflow.phases)
+    _check_betas(cfg)
+    _check_evaluation(cfg)
+    _check_hooks(cfg)
+    import_custom_modules(cfg.custom_imports)
+    for key, target in targets(cfg):
+        _check_target(key, target)
+
+
+def import_custom_modules(modules: list[str] | ListConfig) -> None:
+    """Import each module (MMCV's custom_imports): registrations in them take effect."""
+    for i, module in enumerate(modules):
+        try:
+            importlib.import_module(module)
+        except Exception as error:
+            raise ConfigError(f"custom_imports[{i}]", module,
+                              f"an importable module ({type(error).__name__}: {error})") from error
+
+
+def targets(cfg: DictConfig) -> Iterator[tuple[str, str]]:
+    """Every ``_target_`` in the config, with the key of its node."""
+
+    def walk(node: Any, key: str) -> Iterator[tuple[str, str]]:
+        if isinstance(node, dict):
+            for child, value in node.items():
+                child_key = f"{key}.{child}" if key else str(child)
+                if child == "_target_":
+                    yield child_key, value
+                else:
+                    yield from walk(value, child_key)
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                yield from walk(value, f"{key}[{i}]")
+
+    yield from walk(OmegaConf.to_container(cfg, resolve=True), "")
+
+
+def _check_target(key: str, target: str) -> None:
+    module_name, _, attribute = target.rpartition(".")
+    try:
+        module = importlib.import_module(module_name) if module_name else None
+    except Exception as error:
+        raise ConfigError(key, target, f"an importable class or function "
+                                       f"({type(error).__name__}: {error})") from error
+    if module is None or not hasattr(module, attribute):
+        raise ConfigError(key, target, f"an importable class or function (no {attribute!r} "
+                                       f"in module {module_name!r})")
+
+
+def _check_runner(cfg: DictConfig) -> None:
+    kind = cfg.runner.type.name
+    length = "max_epochs" if kind == "epoch" else "max_iters"
+    if cfg.runner[length] is None:
+        raise ConfigError(f"runner.{length}", None, f"a number >= 1 for runner.type={kind}")
+
+
+def _check_workflow(phases: ListConfig) -> None:
+    allowed = "a list of [phase, n] with phase in train|val and n >= 1, at least one train phase"
+    pairs = []
+    for i, pair in enumerate(phases):
+        if not isinstance(pair, (ListConfig, list)) or len(pair) != 2:
+            raise ConfigError(f"workflow.phases[{i}]", _plain(pair), allowed)
+        phase, n = pair
+        if phase not in PHASES or not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ConfigError(f"workflow.phases[{i}]", _plain(pair), allowed)
+        pairs.append(phase)
+    if "train" not in pairs:
+        raise ConfigError("workflow.phases", _plain(phases), allowed)
+
+
+def _check_betas(cfg: DictConfig) -> None:
+    betas = OmegaConf.select(cfg, "optimizer.betas", default=None)
+    if betas is not None:
+        for i, beta in enumerate(betas):
+            if not 0 <= beta < 1:
+                raise ConfigError(f"optimizer.betas[{i}]", beta, "a number in [0, 1)")
+
+
+def _check_evaluation(cfg: DictConfig) -> None:
+    evaluation = cfg.evaluation
+    if evaluation is None:
+        return
+    from hyrun.metrics import METRICS
+
+    for i, name in enumerate(evaluation.metric):
+        if name not in METRICS:
+            raise ConfigError(f"evaluation.metric[{i}]", name, "one of " + ", ".join(METRICS))
+    if evaluation.save_best not in (None, "auto", *evaluation.metric):
+        raise ConfigError("evaluation.save_best", evaluation.save_best,
+                          "auto or one of the evaluated metrics: " + ", ".join(evaluation.metric))
+    if evaluation.rule is not None and evaluation.rule not in RULES:
+        raise ConfigError("evaluation.rule", evaluation.rule, "greater or less")
+
+
+def _check_hooks(cfg: DictConfig) -> None:
+    for section in ("hooks", "custom_hooks"):
+        for name, hook in cfg[section].items():
+            if not isinstance(hook, DictConfig) or "_target_" not in hook:
+                raise ConfigError(f"{section}.{name}", _plain(hook), "a hook config with a _target_")
+            priority = hook.get("priority", None)
+            if priority is not None:
+                try:
+                    get_priority(priority)
+                except (ValueError, TypeError):
+                    names = "|".join(p.name for p in Priority)
+                    raise ConfigError(f"{section}.{name}.priority", priority, f"{names} or an int") from None
+
+
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node) if isinstance(node, (DictConfig, ListConfig)) else node

@@ -1,0 +1,1 @@
+"""Data sets of the embedded experiments, and loaders with a reproducible order."""

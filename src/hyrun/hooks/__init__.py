@@ -1,0 +1,1 @@
+"""Hooks: the Hook base class and the built-in hooks."""

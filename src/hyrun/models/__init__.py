@@ -1,0 +1,1 @@
+"""Models of the embedded experiments, and the default train/val steps."""

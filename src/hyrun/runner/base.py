@@ -1,0 +1,205 @@
+"""State and hook dispatch shared by the epoch-based and the iteration-based runner.
+
+The surface hooks use (documented in README, "Writing a hook"):
+  model, optimizer, data_loaders, data_loader (the current phase's), work_dir, logger,
+  mode ("train" | "val"), epoch, iter, inner_iter, max_epochs, max_iters, iters_per_epoch,
+  data_batch, outputs (what the step returned), log_buffer (per-iteration values),
+  publish(record) / records (whole records for the loggers), should_stop,
+  current_lr(), current_momentum(), register_hook(), hook_info().
+The runner knows no particular hook: optimization, timing, logging, evaluation and
+checkpoints are all hooks.
+"""
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from hyrun.hooks.base import STAGES, Hook
+from hyrun.models.steps import default_train_step, default_val_step
+from hyrun.runner.log_buffer import LogBuffer
+from hyrun.runner.priority import Priority, get_priority
+
+Workflow = Iterable[tuple[str, int]]
+
+
+class Runner:
+    by_epoch: bool = True  # whether max_epochs (epoch runner) or max_iters (iter runner) rules
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer | None,
+        data_loaders: Mapping[str, Any],
+        work_dir: str | Path,
+        *,
+        max_epochs: int | None = None,
+        max_iters: int | None = None,
+        logger: logging.Logger | None = None,
+        device: torch.device | str = "cpu",
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.data_loaders = dict(data_loaders)
+        self.work_dir = Path(work_dir)
+        self.logger = logger or logging.getLogger("hyrun")
+        self.device = torch.device(device)
+        self.meta = dict(meta or {})
+        self.train_step: Callable[[Any], dict] = getattr(model, "train_step", None) or (
+            lambda batch: default_train_step(model, batch)
+        )
+        self.val_step: Callable[[Any], dict] = getattr(model, "val_step", None) or (
+            lambda batch: default_val_step(model, batch)
+        )
+        self._max_epochs = max_epochs
+        self._max_iters = max_iters
+
+        self.mode: str | None = None
+        self.epoch = 0  # finished training epochs
+        self.iter = 0  # finished training iterations
+        self.inner_iter = 0  # index of the current iteration in its epoch
+        self.iters_per_epoch = 0  # length of the current phase's loader
+        self.data_loader: Any = None
+        self.data_batch: Any = None
+        self.outputs: dict[str, Any] = {}
+        self.should_stop = False  # set by a hook (early stopping, time limit, signal) to end the run
+        self._log_buffers = {"train": LogBuffer(), "val": LogBuffer()}
+        self.log_buffer = self._log_buffers["train"]
+        self.records: list[dict[str, Any]] = []
+
+        self._hooks: list[Hook] = []
+        self._dispatch: dict[str, list[Callable]] = {stage: [] for stage in STAGES}
+
+    # -- counters ------------------------------------------------------------------------
+    @property
+    def max_epochs(self) -> int:
+        if self._max_epochs is not None:
+            return self._max_epochs
+        per_epoch = len(self.data_loaders["train"])
+        return -(-self.max_iters // per_epoch)
+
+    @property
+    def max_iters(self) -> int:
+        if self._max_iters is not None:
+            return self._max_iters
+        return self.max_epochs * len(self.data_loaders["train"])
+
+    # -- hooks -------------------------------------------------------------------------
+    @property
+    def hooks(self) -> list[Hook]:
+        return list(self._hooks)
+
+    def register_hook(self, hook: Hook, priority: int | str | Priority | None = None) -> None:
+        """Add ``hook``; lower priority runs first, equal priorities in registration order."""
+        if priority is not None:
+            hook.priority = get_priority(priority)
+        else:
+            hook.priority = get_priority(getattr(hook, "priority", Priority.NORMAL))
+        keys = [h.priority for h in self._hooks]
+        self._hooks.insert(bisect.bisect_right(keys, hook.priority), hook)
+        self._dispatch = {
+            stage: [getattr(h, stage) for h in self._hooks if stage in h.overridden_stages()]
+            for stage in STAGES
+        }
+
+    def call_hook(self, stage: str, *args: Any) -> None:
+        for method in self._dispatch[stage]:
+            method(self, *args)
+
+    def hook_info(self) -> str:
+        """Each stage's hooks in run order with their priorities (MMCV's get_hook_info)."""
+        lines = []
+        for stage in STAGES:
+            hooks = [h for h in self._hooks if stage in h.overridden_stages()]
+            if not hooks:
+                continue
+            lines.append(f"{stage}:")
+            for hook in hooks:
+                name = Priority(hook.priority).name if hook.priority in set(Priority) else ""
+                lines.append(f"  ({hook.priority:<3d} {name:<12s}) {type(hook).__name__}")
+        return "\n".join(lines)
+
+    # -- what hooks read and write -----------------------------------------------------
+    def current_lr(self) -> list[float]:
+        if self.optimizer is None:
+            raise RuntimeError("lr is not applicable: the runner has no optimizer")
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    def current_momentum(self) -> list[float] | None:
+        """SGD's momentum or the first of Adam-style betas per group; None when neither exists."""
+        if self.optimizer is None:
+            return None
+        momenta = []
+        for group in self.optimizer.param_groups:
+            if "momentum" in group:
+                momenta.append(group["momentum"])
+            elif "betas" in group:
+                momenta.append(group["betas"][0])
+            else:
+                return None
+        return momenta
+
+    def publish(self, record: dict[str, Any]) -> None:
+        """Hand a whole record (``mode``, ``epoch``, ``iter`` and values) to every logger."""
+        self.records.append(record)
+
+    # -- phases --------------------------------------------------------------------------
+    def run(self, workflow: Workflow) -> None:
+        raise NotImplementedError
+
+    def _start_epoch(self, phase: str) -> None:
+        self.mode = phase
+        self.data_loader = self.data_loaders[phase]
+        self.iters_per_epoch = len(self.data_loader)
+        self.log_buffer = self._log_buffers[phase]
+        self.log_buffer.clear()
+        sampler = getattr(self.data_loader, "sampler", None)
+        if phase == "train" and hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(self.epoch)
+
+    def _train_iter(self, batch: Any) -> None:
+        self.data_batch = batch = self.to_device(batch)
+        for method in self._dispatch["before_train_iter"]:
+            method(self)
+        self.outputs = outputs = self.train_step(batch)
+        self.log_buffer.update(outputs.get("log_vars") or {"loss": outputs["loss"].detach()})
+        for method in self._dispatch["after_train_iter"]:
+            method(self)
+        self.iter += 1
+
+    @torch.no_grad()
+    def _val_iter(self, batch: Any) -> None:
+        self.data_batch = batch = self.to_device(batch)
+        for method in self._dispatch["before_val_iter"]:
+            method(self)
+        self.outputs = outputs = self.val_step(batch)
+        self.log_buffer.update(outputs.get("log_vars") or {"loss": outputs["loss"].detach()})
+        for method in self._dispatch["after_val_iter"]:
+            method(self)
+
+    def _finish_val(self) -> None:
+        """Publish the val phase's mean values (its loss) and fire after_val_epoch."""
+        self.publish({"mode": "val", "epoch": self.epoch, "iter": self.iter, **self.log_buffer.mean()})
+        self.call_hook("after_val_epoch")
+
+    def to_device(self, batch: Any) -> Any:
+        """The batch on the runner's device (a no-op on CPU)."""
+        if self.device.type == "cpu":
+            return batch
+        return _move(batch, self.device)
+
+
+def _move(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return {k: _move(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_move(v, device) for v in batch)
+    return batch
