@@ -65,6 +65,12 @@ def report(runner, logger: logging.Logger) -> float | None:
 
 def main() -> None:
     register_configs()
+    from hyrun.config.choices import unknown_choice
+
+    problem = unknown_choice(sys.argv[1:], config_dir())
+    if problem is not None:
+        print(f"Error in config: {problem}", file=sys.stderr)
+        sys.exit(2)
     run()
 
 

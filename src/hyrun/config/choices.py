@@ -1,0 +1,48 @@
+"""Checks the options named for multi-select groups (``hooks=[a,b]``) before Hydra composes:
+Hydra's own error for those names the bad option but not the valid ones (CONTRACTS C4)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+
+from hyrun.config.store import MULTI_SELECT_GROUPS
+
+
+def group_options(group: str, config_dir: str | Path) -> list[str]:
+    """The options of ``group``: structured configs in the ConfigStore and YAML files."""
+    stored = ConfigStore.instance().list(group) if _has_group(group) else []
+    names = {Path(name).stem for name in stored}
+    names.update(path.stem for path in (Path(config_dir) / group).glob("*.yaml"))
+    return sorted(names)
+
+
+def unknown_choice(args: Sequence[str], config_dir: str | Path) -> str | None:
+    """A message for the first unknown option of a multi-select group in ``args``, or None."""
+    overrides = [a for a in args if "=" in a and not a.startswith("-")]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException:
+        return None  # Hydra reports syntax errors itself
+    for override in parsed:
+        group = override.key_or_group
+        if group not in MULTI_SELECT_GROUPS or override.is_delete():
+            continue
+        options = group_options(group, config_dir)
+        for value in override.sweep_iterator() if override.is_sweep_override() else [override.value()]:
+            for name in value if isinstance(value, list) else [value]:
+                if name not in options:
+                    return (f"{group}={override.input_line.split('=', 1)[1]}: no option {name!r} in group "
+                            f"'{group}'. Available options: {', '.join(options)}")
+    return None
+
+
+def _has_group(group: str) -> bool:
+    try:
+        ConfigStore.instance().list(group)
+        return True
+    except OSError:
+        return False
