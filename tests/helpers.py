@@ -1,0 +1,48 @@
+"""Small building blocks for tests: a tiny model and data, and a hook that records calls."""
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from hyrun.hooks.base import STAGES, Hook
+from hyrun.hooks.optimizer import OptimizerHook
+
+
+def tiny_loaders(num_train: int = 10, num_val: int = 6, batch_size: int = 4) -> dict[str, DataLoader]:
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(num_train, 4, generator=generator), torch.randint(0, 3, (num_train,), generator=generator)
+    xv, yv = torch.randn(num_val, 4, generator=generator), torch.randint(0, 3, (num_val,), generator=generator)
+    return {"train": DataLoader(TensorDataset(x, y), batch_size=batch_size),
+            "val": DataLoader(TensorDataset(xv, yv), batch_size=batch_size)}
+
+
+def tiny_runner(runner_cls, work_dir, optimizer_hook: bool = True, **kwargs):
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    runner = runner_cls(model, optimizer, tiny_loaders(), work_dir,
+                        logger=logging.getLogger("hyrun.test"), **kwargs)
+    if optimizer_hook:
+        runner.register_hook(OptimizerHook())
+    return runner
+
+
+class Recorder(Hook):
+    """Records (name, stage, epoch, iter, inner_iter) at every stage into a shared list."""
+
+    def __init__(self, log: list, name: str = "rec", priority: int | str = "NORMAL") -> None:
+        self.log, self.name, self.priority = log, name, priority
+
+
+def _recording(stage: str):
+    def method(self, runner, *args):
+        self.log.append((self.name, stage, runner.epoch, runner.iter, runner.inner_iter))
+
+    return method
+
+
+for _stage in STAGES:
+    setattr(Recorder, _stage, _recording(_stage))
