@@ -33,7 +33,7 @@ epoch). Medians of ``--startup-reps`` runs.
 
 Machines here are noisy: compare the ratios printed by one run, not absolute times across runs.
 
-    python benchmarks/overhead.py [--rounds 7] [--samples 20000] [--startup-reps 3]
+    python benchmarks/overhead.py [--rounds 9] [--samples 20000] [--startup-reps 3]
 """
 from __future__ import annotations
 
@@ -113,21 +113,22 @@ def make_epoch_clock():
         """Stamps the start and end of each training epoch (no per-iteration stage)."""
 
         def __init__(self) -> None:
-            self.starts: list[float] = []
-            self.ends: list[float] = []
+            self.starts: list[tuple[float, float]] = []  # (wall, this thread's CPU time)
+            self.ends: list[tuple[float, float]] = []
 
         def before_train_epoch(self, runner) -> None:
-            self.starts.append(time.perf_counter())
+            self.starts.append((time.perf_counter(), time.thread_time()))
 
         def after_train_epoch(self, runner) -> None:
-            self.ends.append(time.perf_counter())
+            self.ends.append((time.perf_counter(), time.thread_time()))
 
     return EpochClock
 
 
 def run_hyrun(cfg, work_dir: Path, logger: logging.Logger, clock_cls):
-    """Build through the real builder, run, return (per-iteration times of the last epoch,
-    last epoch's total, the runner). The EpochClock hooks only fire at epoch boundaries."""
+    """Build through the real builder, run, return (per-iteration wall times of the last
+    epoch, the last epoch's (wall, CPU) totals, the runner). The EpochClock hooks only fire
+    at epoch boundaries."""
     from hyrun.build import build_runner
 
     runner = build_runner(cfg, work_dir=work_dir, logger=logger)
@@ -142,7 +143,8 @@ def run_hyrun(cfg, work_dir: Path, logger: logging.Logger, clock_cls):
     metrics = work_dir / "metrics.jsonl"
     if not metrics.is_file() or not metrics.read_text().strip():
         raise RuntimeError(f"the text logger wrote no {metrics}")
-    return list(times), end_clock.ends[-1] - start_clock.starts[-1], runner
+    (wall0, cpu0), (wall1, cpu1) = start_clock.starts[-1], end_clock.ends[-1]
+    return list(times), (wall1 - wall0, cpu1 - cpu0), runner
 
 
 def run_hand(init_state, dataset, opt_kwargs, seed: int):
@@ -165,6 +167,7 @@ def run_hand(init_state, dataset, opt_kwargs, seed: int):
     for epoch in range(EPOCHS):
         sampler.set_epoch(epoch)
         times = []
+        cpu_start = time.thread_time()
         start = last = time.perf_counter()
         for inputs, targets in loader:
             loss = F.cross_entropy(model(inputs), targets)
@@ -175,7 +178,7 @@ def run_hand(init_state, dataset, opt_kwargs, seed: int):
             now = time.perf_counter()
             times.append(now - last)
             last = now
-        total = last - start
+        total = (last - start, time.thread_time() - cpu_start)
     return times, total, model, optimizer
 
 
@@ -212,7 +215,7 @@ def per_iteration(args) -> dict:
     warm_opt.step()
 
     names = ["hand"] + list(arms)
-    results = {name: {"median": [], "epoch": []} for name in names}
+    results = {name: {"median": [], "p25": [], "epoch": [], "cpu": []} for name in names}
     checks = []
     iters = None
     print(f"per-iteration: {args.samples} samples, batch {BATCH}, {EPOCHS} epochs, "
@@ -237,7 +240,9 @@ def per_iteration(args) -> dict:
                     times, total, runner = run_hyrun(arms[name], Path(tmp) / f"r{r}-{name}", logger, clock_cls)
                     models[name] = (runner.model, runner.optimizer)
                 results[name]["median"].append(statistics.median(times))
-                results[name]["epoch"].append(total / len(times))
+                results[name]["p25"].append(statistics.quantiles(times, n=4)[0])
+                results[name]["epoch"].append(total[0] / len(times))
+                results[name]["cpu"].append(total[1] / len(times))
             hand_model, hand_opt = models["hand"]
             for name in arms:
                 model, optimizer = models[name]
@@ -306,7 +311,7 @@ def startup(args) -> dict:
 # -- main -------------------------------------------------------------------------------------
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=7, help="paired rounds (>= 5; default 7)")
+    parser.add_argument("--rounds", type=int, default=9, help="paired rounds (>= 5; default 9)")
     parser.add_argument("--samples", type=int, default=20000,
                         help="training samples (default 20000: 625 iterations an epoch)")
     parser.add_argument("--startup-reps", type=int, default=3, help="runs of each start-up command (default 3)")

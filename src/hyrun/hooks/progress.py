@@ -44,7 +44,7 @@ class ProgressBarHook(Hook):
             self._next_postfix = now + self.refresh_seconds
             done = runner.iter + 1 - self._start_iter
             eta = (now - self._start) / done * (runner.max_iters - runner.iter - 1)
-            self._bar.set_postfix(loss=f"{float(runner.outputs['loss']):.4f}",
+            self._bar.set_postfix(loss=f"{runner.outputs['loss'].item():.4f}",
                                   lr=f"{runner.current_lr()[0]:.3e}",
                                   eta=str(datetime.timedelta(seconds=int(eta))), refresh=False)
 

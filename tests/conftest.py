@@ -1,0 +1,69 @@
+"""Fixtures for tests that drive hyrun through its command line (``python -m hyrun``)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+TIMEOUT_S = 180
+
+
+def hyrun_env(**extra: str) -> dict[str, str]:
+    """The environment of a user's shell: no HYDRA_FULL_ERROR unless asked for."""
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    env.update(extra)
+    return env
+
+
+def _command(args: Sequence[str], program: Sequence[str] | None) -> list[str]:
+    return [*(program or (sys.executable, "-m", "hyrun")), *map(str, args)]
+
+
+def run_hyrun(*args: object, cwd: str | Path, env: dict[str, str] | None = None,
+              program: Sequence[str] | None = None) -> subprocess.CompletedProcess:
+    """``python -m hyrun ARGS`` (or ``program ARGS``) in ``cwd``; output captured as text."""
+    return subprocess.run(_command(args, program), cwd=cwd, env=env or hyrun_env(), capture_output=True,
+                          text=True, timeout=TIMEOUT_S)
+
+
+def run_hyrun_many(arg_lists: Sequence[Sequence[object]], cwd: str | Path) -> list[subprocess.CompletedProcess]:
+    """Several ``python -m hyrun`` at once (a training run mostly waits on imports)."""
+    started = []
+    for args in arg_lists:
+        out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        proc = subprocess.Popen(_command(args, None), cwd=cwd, env=hyrun_env(), stdout=out, stderr=err, text=True)
+        started.append((args, proc, out, err))
+    done = []
+    for args, proc, out, err in started:
+        proc.wait(timeout=TIMEOUT_S)
+        out.seek(0), err.seek(0)
+        done.append(subprocess.CompletedProcess(_command(args, None), proc.returncode, out.read(), err.read()))
+        out.close(), err.close()
+    return done
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    """Every line of ``metrics.jsonl`` in ``run_dir``, parsed."""
+    lines = (Path(run_dir) / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+@pytest.fixture(name="run_hyrun", scope="session")
+def _run_hyrun_fixture():
+    return run_hyrun
+
+
+@pytest.fixture(name="run_hyrun_many", scope="session")
+def _run_hyrun_many_fixture():
+    return run_hyrun_many
+
+
+@pytest.fixture(name="read_metrics", scope="session")
+def _read_metrics_fixture():
+    return read_metrics
