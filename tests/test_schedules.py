@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -44,7 +46,7 @@ def replay(value_of, initial, *, by_epoch, max_epochs, epoch_len, warmup=None, w
     regular: list[float] = []
 
     def put(values):
-        for group, value in zip(groups, values):
+        for group, value in zip(groups, values, strict=True):
             group["value"] = value
 
     def warmed(values, i):
@@ -120,12 +122,12 @@ def ref_cyclic(high, low, times, up_ratio, gamma=1.0, cos=True):
     return value
 
 
-def ref_one_cycle(ends_and_ends, cos=True):
+def ref_one_cycle(phases_of, cos=True):
     # phases: (end iteration, start value fn(base), end value fn(base)); MMCV keeps the last for later iters
     def value(runner, base):
         start = 0
-        for k, (end, v0, v1) in enumerate(ends_and_ends(runner)):
-            if runner.iter <= end or k == len(ends_and_ends(runner)) - 1:
+        for k, (end, v0, v1) in enumerate(phases_of(runner)):
+            if runner.iter <= end or k == len(phases_of(runner)) - 1:
                 f = (runner.iter - start) / (end - start)
                 a, b = v0(base), v1(base)
                 return half_cos(a, b, f) if cos else a + (b - a) * f
@@ -133,129 +135,134 @@ def ref_one_cycle(ends_and_ends, cos=True):
     return value
 
 
-def assert_replayed(seen, policy, warmup, initial, max_epochs, epoch_len, momentum=False):
+class Case(NamedTuple):
+    """A policy and warmup, a run (groups' initial values, epochs, epoch length), and the value
+    function the replayed hook uses; ``bases`` overrides the groups' initial values (one_cycle)."""
+
+    policy: Any
+    warmup: Warmup
+    initial: list[float]
+    max_epochs: int
+    epoch_len: int
+    value_of: Callable[[Any, float], float]
+    bases: list[float] | None = None
+
+
+def check_replayed(case: Case, momentum: bool) -> None:
+    w = case.warmup  # the config keys MMCV's hook would have been given
+    seen = replay(case.value_of, case.initial, by_epoch=case.policy.by_epoch, max_epochs=case.max_epochs,
+                  epoch_len=case.epoch_len, warmup=w.kind, warmup_iters=w.iters, warmup_ratio=w.ratio,
+                  warmup_by_epoch=w.by_epoch, divide=momentum, bases=case.bases)
     value_at = momentum_at if momentum else lr_at
-    bases = policy.base_values(initial)
-    ours = [[value_at(policy, warmup, b, p) for b in bases] for p in epoch_runner_progress(max_epochs, epoch_len)]
-    assert len(ours) == len(seen) == max_epochs * epoch_len
-    for i, (mine, theirs) in enumerate(zip(ours, seen)):
+    bases = case.policy.base_values(case.initial)
+    ours = [[value_at(case.policy, w, b, p) for b in bases]
+            for p in epoch_runner_progress(case.max_epochs, case.epoch_len)]
+    assert len(ours) == len(seen) == case.max_epochs * case.epoch_len
+    for i, (mine, theirs) in enumerate(zip(ours, seen, strict=True)):
         assert mine == pytest.approx(theirs, rel=1e-12, abs=0), f"iteration {i}"
 
 
-SEED_COSINE = dict(min_lr_ratio=1e-5)  # seed tutorial: CosineAnnealing, linear warmup 1000 iters, ratio 0.1
+def restarts(r, b):  # cosine_restart, periods [10, 20, 30], weights [1, 0.5, 0.25], min_lr_ratio 0.01
+    i = r.iter
+    f, weight = (i / 10, 1) if i < 10 else ((i - 10) / 20, 0.5) if i < 30 else ((i - 30) / 30, 0.25)
+    return half_cos(b, b * 0.01, f, weight)
+
+
 LR_CASES = {
-    "fixed+linear": (FixedLr(), Warmup("linear", 7, 0.25), [0.1, 0.02], 3, 5,
-                     lambda r, b: b, dict(by_epoch=True, warmup="linear", warmup_iters=7, warmup_ratio=0.25)),
-    "step-epochs+constant": (StepLr([2, 4], 0.1, 5e-4), Warmup("constant", 5, 0.5), [0.1], 6, 4,
-                             ref_step([2, 4], 0.1, 5e-4, True),
-                             dict(by_epoch=True, warmup="constant", warmup_iters=5, warmup_ratio=0.5)),
-    "step-iters": (StepLr(7, 0.5, by_epoch=False), NO_WARMUP, [0.1, 0.3], 3, 10,
-                   ref_step(7, 0.5, None, False), dict(by_epoch=False)),
-    "step+warmup-by-epoch": (StepLr([1, 3]), Warmup("linear", 1, 0.1, by_epoch=True), [0.02], 4, 6,
-                             ref_step([1, 3], 0.1, None, True),
-                             dict(by_epoch=True, warmup="linear", warmup_iters=1, warmup_ratio=0.1, warmup_by_epoch=True)),
-    "exp-epochs": (ExpLr(0.9), NO_WARMUP, [0.1], 5, 3, lambda r, b: b * 0.9 ** r.epoch, dict(by_epoch=True)),
-    "exp-iters+exp": (ExpLr(0.99, by_epoch=False), Warmup("exp", 12, 0.01), [0.1], 4, 6,
-                      lambda r, b: b * 0.99 ** r.iter, dict(by_epoch=False, warmup="exp", warmup_iters=12, warmup_ratio=0.01)),
-    "poly-seed": (PolyLr(power=0.9, min_lr=1e-4, by_epoch=False), NO_WARMUP, [0.01], 4, 25,
-                  lambda r, b: (b - 1e-4) * (1 - r.iter / r.max_iters) ** 0.9 + 1e-4, dict(by_epoch=False)),
-    "poly-epochs": (PolyLr(power=2.0), Warmup("linear", 3, 0.5), [0.1], 4, 5,
-                    lambda r, b: b * (1 - r.epoch / r.max_epochs) ** 2,
-                    dict(by_epoch=True, warmup="linear", warmup_iters=3, warmup_ratio=0.5)),
-    "inv-iters": (InvLr(0.01, 0.75, by_epoch=False), NO_WARMUP, [0.1], 3, 10,
-                  lambda r, b: b / (1 + 0.01 * r.iter) ** 0.75, dict(by_epoch=False)),
-    "cosine-seed": (CosineAnnealingLr(**SEED_COSINE), Warmup("linear", 1000, 0.1), [0.01, 0.001], 4, 300,
-                    ref_cosine(lambda b: b * 1e-5, True),
-                    dict(by_epoch=True, warmup="linear", warmup_iters=1000, warmup_ratio=0.1)),
-    "cosine-iters+exp-by-epoch": (CosineAnnealingLr(min_lr=1e-6, by_epoch=False), Warmup("exp", 1, 0.001, True),
-                                  [0.1], 3, 8, ref_cosine(lambda b: 1e-6, False),
-                                  dict(by_epoch=False, warmup="exp", warmup_iters=1, warmup_ratio=0.001,
-                                       warmup_by_epoch=True)),
-    "flat-cosine-epochs": (FlatCosineAnnealingLr(0.5, min_lr_ratio=0.01), NO_WARMUP, [0.1], 5, 3,
-                           lambda r, b: b if r.epoch < 2 else half_cos(b, b * 0.01, (r.epoch - 2) / 3),
-                           dict(by_epoch=True)),
-    "flat-cosine-iters": (FlatCosineAnnealingLr(min_lr=0.0, by_epoch=False), Warmup("constant", 4, 0.1), [0.1], 2, 10,
-                          lambda r, b: b if r.iter < 15 else half_cos(b, 0.0, (r.iter - 15) / 5),
-                          dict(by_epoch=False, warmup="constant", warmup_iters=4, warmup_ratio=0.1)),
-    "cosine-restart-iters": (CosineRestartLr([10, 20, 30], [1, 0.5, 0.25], min_lr_ratio=0.01, by_epoch=False),
-                             NO_WARMUP, [0.1, 0.05], 3, 20,
-                             lambda r, b: half_cos(b, b * 0.01, *(
-                                 ((r.iter / 10), 1) if r.iter < 10 else
-                                 (((r.iter - 10) / 20), 0.5) if r.iter < 30 else ((r.iter - 30) / 30, 0.25))),
-                             dict(by_epoch=False)),
-    "cosine-restart-epochs": (CosineRestartLr([2, 3], [1, 0.7], min_lr=0.0), Warmup("linear", 3, 0.2), [0.1], 5, 4,
-                              lambda r, b: half_cos(b, 0.0, r.epoch / 2) if r.epoch < 2
-                              else half_cos(b, 0.0, (r.epoch - 2) / 3, 0.7),
-                              dict(by_epoch=True, warmup="linear", warmup_iters=3, warmup_ratio=0.2)),
-    "cyclic-seed": (CyclicLr((10, 1e-4), 1, 0.4), NO_WARMUP, [1e-3], 4, 25,
-                    ref_cyclic(10, 1e-4, 1, 0.4), dict(by_epoch=False)),
-    "cyclic-3x-gamma-linear": (CyclicLr((5, 1e-2), 3, 0.3, "linear", 0.5), Warmup("linear", 10, 0.1), [1e-3], 4, 26,
-                               ref_cyclic(5, 1e-2, 3, 0.3, 0.5, cos=False),
-                               dict(by_epoch=False, warmup="linear", warmup_iters=10, warmup_ratio=0.1)),
-    "cyclic-no-rise": (CyclicLr(4.0, 2, 0.0, gamma=0.8), NO_WARMUP, [1e-2], 2, 20,
-                       ref_cyclic(4.0, 4.0 / 1e5, 2, 0.0, 0.8), dict(by_epoch=False)),
-    "one-cycle": (OneCycleLr(0.01), NO_WARMUP, [0.5], 4, 25,
-                  ref_one_cycle(lambda r: [(0.3 * r.max_iters - 1, lambda b: b, lambda b: b * 25),
-                                           (r.max_iters - 1, lambda b: b * 25, lambda b: b / 1e4)]),
-                  dict(by_epoch=False, bases=[0.01 / 25])),
-    "one-cycle-3-phase-linear": (OneCycleLr([0.01, 0.1], 120, 0.25, "linear", 10, 100, True), Warmup("exp", 5, 0.1),
-                                 [0.5, 0.5], 4, 25,
-                                 ref_one_cycle(lambda r: [(29.0, lambda b: b, lambda b: b * 10),
-                                                          (58.0, lambda b: b * 10, lambda b: b),
-                                                          (119, lambda b: b, lambda b: b / 100)], cos=False),
-                                 dict(by_epoch=False, bases=[0.001, 0.01], warmup="exp", warmup_iters=5, warmup_ratio=0.1)),
-    "one-cycle-fractional-phase-ends": (OneCycleLr(0.02, pct_start=0.25, three_phase=True), NO_WARMUP, [0.1], 3, 30,
-                                        ref_one_cycle(lambda r: [(21.5, lambda b: b, lambda b: b * 25),
-                                                                 (43.0, lambda b: b * 25, lambda b: b),
-                                                                 (89, lambda b: b, lambda b: b / 1e4)]),
-                                        dict(by_epoch=False, bases=[0.02 / 25])),
-    "linear-epochs": (LinearAnnealingLr(min_lr_ratio=0.1), Warmup("constant", 2, 0.3), [0.1], 4, 5,
-                      ref_linear(lambda b: b * 0.1, True),
-                      dict(by_epoch=True, warmup="constant", warmup_iters=2, warmup_ratio=0.3)),
-    "linear-iters": (LinearAnnealingLr(min_lr=0.0, by_epoch=False), NO_WARMUP, [0.1], 2, 10,
-                     ref_linear(lambda b: 0.0, False), dict(by_epoch=False)),
+    "fixed+linear": Case(FixedLr(), Warmup("linear", 7, 0.25), [0.1, 0.02], 3, 5, lambda r, b: b),
+    "step-epochs+constant": Case(StepLr([2, 4], 0.1, 5e-4), Warmup("constant", 5, 0.5), [0.1], 6, 4,
+                                 ref_step([2, 4], 0.1, 5e-4, True)),
+    "step-iters": Case(StepLr(7, 0.5, by_epoch=False), NO_WARMUP, [0.1, 0.3], 3, 10,
+                       ref_step(7, 0.5, None, False)),
+    "step+warmup-by-epoch": Case(StepLr([1, 3]), Warmup("linear", 1, 0.1, by_epoch=True), [0.02], 4, 6,
+                                 ref_step([1, 3], 0.1, None, True)),
+    "exp-epochs": Case(ExpLr(0.9), NO_WARMUP, [0.1], 5, 3, lambda r, b: b * 0.9 ** r.epoch),
+    "exp-iters+exp": Case(ExpLr(0.99, by_epoch=False), Warmup("exp", 12, 0.01), [0.1], 4, 6,
+                          lambda r, b: b * 0.99 ** r.iter),
+    # seed tutorial: poly, power 0.9, min_lr 1e-4, by iteration
+    "poly-seed": Case(PolyLr(power=0.9, min_lr=1e-4, by_epoch=False), NO_WARMUP, [0.01], 4, 25,
+                      lambda r, b: (b - 1e-4) * (1 - r.iter / r.max_iters) ** 0.9 + 1e-4),
+    "poly-epochs": Case(PolyLr(power=2.0), Warmup("linear", 3, 0.5), [0.1], 4, 5,
+                        lambda r, b: b * (1 - r.epoch / r.max_epochs) ** 2),
+    "inv-iters": Case(InvLr(0.01, 0.75, by_epoch=False), NO_WARMUP, [0.1], 3, 10,
+                      lambda r, b: b / (1 + 0.01 * r.iter) ** 0.75),
+    # seed tutorial: CosineAnnealing by epoch, linear warmup of 1000 iterations from 0.1, min_lr_ratio 1e-5
+    "cosine-seed": Case(CosineAnnealingLr(min_lr_ratio=1e-5), Warmup("linear", 1000, 0.1), [0.01, 0.001], 4, 300,
+                        ref_cosine(lambda b: b * 1e-5, True)),
+    "cosine-iters+exp-by-epoch": Case(CosineAnnealingLr(min_lr=1e-6, by_epoch=False), Warmup("exp", 1, 0.001, True),
+                                      [0.1], 3, 8, ref_cosine(lambda b: 1e-6, False)),
+    "flat-cosine-epochs": Case(FlatCosineAnnealingLr(0.5, min_lr_ratio=0.01), NO_WARMUP, [0.1], 5, 3,
+                               lambda r, b: b if r.epoch < 2 else half_cos(b, b * 0.01, (r.epoch - 2) / 3)),
+    "flat-cosine-iters": Case(FlatCosineAnnealingLr(min_lr=0.0, by_epoch=False), Warmup("constant", 4, 0.1),
+                              [0.1], 2, 10, lambda r, b: b if r.iter < 15 else half_cos(b, 0.0, (r.iter - 15) / 5)),
+    "cosine-restart-iters": Case(CosineRestartLr([10, 20, 30], [1, 0.5, 0.25], min_lr_ratio=0.01, by_epoch=False),
+                                 NO_WARMUP, [0.1, 0.05], 3, 20, restarts),
+    "cosine-restart-epochs": Case(CosineRestartLr([2, 3], [1, 0.7], min_lr=0.0), Warmup("linear", 3, 0.2), [0.1], 5, 4,
+                                  lambda r, b: half_cos(b, 0.0, r.epoch / 2) if r.epoch < 2
+                                  else half_cos(b, 0.0, (r.epoch - 2) / 3, 0.7)),
+    # seed tutorial: cyclic, target_ratio (10, 1e-4), one cycle, 40% rising
+    "cyclic-seed": Case(CyclicLr((10, 1e-4), 1, 0.4), NO_WARMUP, [1e-3], 4, 25, ref_cyclic(10, 1e-4, 1, 0.4)),
+    "cyclic-3x-gamma-linear": Case(CyclicLr((5, 1e-2), 3, 0.3, "linear", 0.5), Warmup("linear", 10, 0.1),
+                                   [1e-3], 4, 26, ref_cyclic(5, 1e-2, 3, 0.3, 0.5, cos=False)),
+    "cyclic-no-rise": Case(CyclicLr(4.0, 2, 0.0, gamma=0.8), NO_WARMUP, [1e-2], 2, 20,
+                           ref_cyclic(4.0, 4.0 / 1e5, 2, 0.0, 0.8)),
+    "one-cycle": Case(OneCycleLr(0.01), NO_WARMUP, [0.5], 4, 25,
+                      ref_one_cycle(lambda r: [(0.3 * r.max_iters - 1, lambda b: b, lambda b: b * 25),
+                                               (r.max_iters - 1, lambda b: b * 25, lambda b: b / 1e4)]),
+                      bases=[0.01 / 25]),
+    "one-cycle-3-phase-linear": Case(OneCycleLr([0.01, 0.1], 120, 0.25, "linear", 10, 100, True),
+                                     Warmup("exp", 5, 0.1), [0.5, 0.5], 4, 25,
+                                     ref_one_cycle(lambda r: [(29.0, lambda b: b, lambda b: b * 10),
+                                                              (58.0, lambda b: b * 10, lambda b: b),
+                                                              (119, lambda b: b, lambda b: b / 100)], cos=False),
+                                     bases=[0.001, 0.01]),
+    "one-cycle-fractional-phase-ends": Case(OneCycleLr(0.02, pct_start=0.25, three_phase=True), NO_WARMUP,
+                                            [0.1], 3, 30,
+                                            ref_one_cycle(lambda r: [(21.5, lambda b: b, lambda b: b * 25),
+                                                                     (43.0, lambda b: b * 25, lambda b: b),
+                                                                     (89, lambda b: b, lambda b: b / 1e4)]),
+                                            bases=[0.02 / 25]),
+    "linear-epochs": Case(LinearAnnealingLr(min_lr_ratio=0.1), Warmup("constant", 2, 0.3), [0.1], 4, 5,
+                          ref_linear(lambda b: b * 0.1, True)),
+    "linear-iters": Case(LinearAnnealingLr(min_lr=0.0, by_epoch=False), NO_WARMUP, [0.1], 2, 10,
+                         ref_linear(lambda b: 0.0, False)),
 }
 
 
 @pytest.mark.parametrize("case", LR_CASES.values(), ids=LR_CASES.keys())
 def test_lr_at_matches_mmcvs_hook_at_every_iteration(case):
-    policy, warmup, initial, max_epochs, epoch_len, value_of, hook_args = case
-    seen = replay(value_of, initial, max_epochs=max_epochs, epoch_len=epoch_len, **hook_args)
-    assert_replayed(seen, policy, warmup, initial, max_epochs, epoch_len)
+    check_replayed(case, momentum=False)
 
 
 MOMENTUM_CASES = {
-    "cyclic-seed": (CyclicMomentum((0.85 / 0.95, 1), 1, 0.4), NO_WARMUP, [0.95, 0.9], 4, 25,
-                    ref_cyclic(0.85 / 0.95, 1, 1, 0.4), dict(by_epoch=False)),
-    "step-epochs+exp": (StepMomentum(2, 0.5, 0.3), Warmup("exp", 6, 0.9), [0.9], 6, 4,
-                        ref_step(2, 0.5, 0.3, True), dict(by_epoch=True, warmup="exp", warmup_iters=6, warmup_ratio=0.9)),
-    "cosine-iters+linear": (CosineAnnealingMomentum(min_momentum_ratio=0.5, by_epoch=False), Warmup("linear", 10, 0.9),
-                            [0.95], 3, 10, ref_cosine(lambda b: b * 0.5, False),
-                            dict(by_epoch=False, warmup="linear", warmup_iters=10, warmup_ratio=0.9)),
-    "linear-epochs+constant": (LinearAnnealingMomentum(min_momentum=0.8), Warmup("constant", 4, 0.95), [0.9, 0.99], 3, 5,
-                               ref_linear(lambda b: 0.8, True),
-                               dict(by_epoch=True, warmup="constant", warmup_iters=4, warmup_ratio=0.95)),
-    "one-cycle": (OneCycleMomentum(), NO_WARMUP, [0.9], 4, 25,
-                  ref_one_cycle(lambda r: [(0.3 * r.max_iters - 1, lambda b: 0.95, lambda b: 0.85),
-                                           (r.max_iters - 1, lambda b: 0.85, lambda b: 0.95)]),
-                  dict(by_epoch=False, bases=[0.95])),
-    "one-cycle-3-phase": (OneCycleMomentum(0.8, 0.9, 0.2, "linear", True), NO_WARMUP, [0.9], 2, 50,
-                          ref_one_cycle(lambda r: [(19.0, lambda b: 0.9, lambda b: 0.8), (38.0, lambda b: 0.8, lambda b: 0.9),
-                                                   (99, lambda b: 0.9, lambda b: 0.9)], cos=False),
-                          dict(by_epoch=False, bases=[0.9])),
-    "one-cycle-fractional-phase-ends": (OneCycleMomentum(pct_start=0.25), Warmup("linear", 8, 0.9), [0.9], 3, 30,
-                                        ref_one_cycle(lambda r: [(21.5, lambda b: 0.95, lambda b: 0.85),
-                                                                 (89, lambda b: 0.85, lambda b: 0.95)]),
-                                        dict(by_epoch=False, bases=[0.95], warmup="linear", warmup_iters=8,
-                                             warmup_ratio=0.9)),
+    # seed tutorial: cyclic momentum, target_ratio (0.85 / 0.95, 1), 40% of the cycle going down
+    "cyclic-seed": Case(CyclicMomentum((0.85 / 0.95, 1), 1, 0.4), NO_WARMUP, [0.95, 0.9], 4, 25,
+                        ref_cyclic(0.85 / 0.95, 1, 1, 0.4)),
+    "step-epochs+exp": Case(StepMomentum(2, 0.5, 0.3), Warmup("exp", 6, 0.9), [0.9], 6, 4,
+                            ref_step(2, 0.5, 0.3, True)),
+    "cosine-iters+linear": Case(CosineAnnealingMomentum(min_momentum_ratio=0.5, by_epoch=False),
+                                Warmup("linear", 10, 0.9), [0.95], 3, 10, ref_cosine(lambda b: b * 0.5, False)),
+    "linear-epochs+constant": Case(LinearAnnealingMomentum(min_momentum=0.8), Warmup("constant", 4, 0.95),
+                                   [0.9, 0.99], 3, 5, ref_linear(lambda b: 0.8, True)),
+    "one-cycle": Case(OneCycleMomentum(), NO_WARMUP, [0.9], 4, 25,
+                      ref_one_cycle(lambda r: [(0.3 * r.max_iters - 1, lambda b: 0.95, lambda b: 0.85),
+                                               (r.max_iters - 1, lambda b: 0.85, lambda b: 0.95)]),
+                      bases=[0.95]),
+    "one-cycle-3-phase": Case(OneCycleMomentum(0.8, 0.9, 0.2, "linear", True), NO_WARMUP, [0.9], 2, 50,
+                              ref_one_cycle(lambda r: [(19.0, lambda b: 0.9, lambda b: 0.8),
+                                                       (38.0, lambda b: 0.8, lambda b: 0.9),
+                                                       (99, lambda b: 0.9, lambda b: 0.9)], cos=False),
+                              bases=[0.9]),
+    "one-cycle-fractional-phase-ends": Case(OneCycleMomentum(pct_start=0.25), Warmup("linear", 8, 0.9), [0.9], 3, 30,
+                                            ref_one_cycle(lambda r: [(21.5, lambda b: 0.95, lambda b: 0.85),
+                                                                     (89, lambda b: 0.85, lambda b: 0.95)]),
+                                            bases=[0.95]),
 }
 
 
 @pytest.mark.parametrize("case", MOMENTUM_CASES.values(), ids=MOMENTUM_CASES.keys())
 def test_momentum_at_matches_mmcvs_hook_at_every_iteration(case):
-    policy, warmup, initial, max_epochs, epoch_len, value_of, hook_args = case
-    seen = replay(value_of, initial, max_epochs=max_epochs, epoch_len=epoch_len, divide=True, **hook_args)
-    assert_replayed(seen, policy, warmup, initial, max_epochs, epoch_len, momentum=True)
+    check_replayed(case, momentum=True)
 
 
 # -- closed forms at chosen iterations -----------------------------------------------------

@@ -11,6 +11,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from hyrun.checkpoint import latest_checkpoint, load_weights, resume
 from hyrun.config.schema import LoaderConfig, RunnerType
 from hyrun.data.loaders import build_loaders
 from hyrun.hooks.base import Hook
@@ -42,6 +43,14 @@ def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger |
     )
     for hook, priority in default_hooks(cfg):
         runner.register_hook(hook, priority)
+    if cfg.load_from:
+        load_weights(runner, cfg.load_from)
+    if cfg.resume:
+        resume_from = latest_checkpoint(runner.work_dir / "checkpoints") if cfg.resume == "auto" else cfg.resume
+        if resume_from is not None:
+            resume(runner, resume_from)
+        else:
+            runner.logger.info("resume=auto: no checkpoint in %s, starting afresh", runner.work_dir / "checkpoints")
     return runner
 
 

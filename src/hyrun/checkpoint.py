@@ -71,3 +71,28 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def latest_checkpoint(folder: str | Path) -> Path | None:
+    """``latest.pth`` in ``folder`` if present: what ``resume=auto`` continues from."""
+    path = Path(folder) / "latest.pth"
+    return path if path.is_file() else None
+
+
+def load_weights(runner, path: str | Path) -> None:
+    """``load_from``: the model's weights only; training starts at epoch 0."""
+    checkpoint = load_checkpoint(path, runner.device)
+    _unwrap(runner.model).load_state_dict(checkpoint["state_dict"])
+    runner.logger.info(f"Loaded weights from {path}")
+
+
+def resume(runner, path: str | Path) -> None:
+    """``resume``: weights, optimizer, counters, and each hook's state."""
+    checkpoint = load_checkpoint(path, runner.device)
+    _unwrap(runner.model).load_state_dict(checkpoint["state_dict"])
+    if "optimizer" in checkpoint and runner.optimizer is not None:
+        runner.optimizer.load_state_dict(checkpoint["optimizer"])
+    runner.epoch = checkpoint["meta"]["epoch"]
+    runner.iter = checkpoint["meta"]["iter"]
+    runner.call_hook("after_load_checkpoint", checkpoint)
+    runner.logger.info(f"Resumed from {path} at epoch {runner.epoch}, iter {runner.iter}")

@@ -87,16 +87,16 @@ def linear_anneal(start: float, end: float, fraction: float) -> float:
 ANNEALERS: dict[str, Anneal] = {"cos": cos_anneal, "linear": linear_anneal}
 
 
-def annealer(strategy: str) -> Anneal:
+def check_anneal(strategy: str) -> None:
     if strategy not in ANNEALERS:
         raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {strategy!r}")
-    return ANNEALERS[strategy]
 
 
 def check_target(name: str, value: float | None, ratio: float | None) -> None:
     """MMCV asserts that exactly one of ``min_lr`` / ``min_lr_ratio`` (or momentum's) is set."""
     if (value is None) == (ratio is None):
-        raise ValueError(f"set exactly one of {name} and {name}_ratio, got {name}={value!r}, {name}_ratio={ratio!r}")
+        raise ValueError(f"set exactly one of {name} and {name}_ratio, "
+                         f"got {name}={value!r}, {name}_ratio={ratio!r}")
 
 
 def target(base: float, value: float | None, ratio: float | None) -> float:
@@ -137,7 +137,8 @@ def check_target_ratio(ratio: float | Sequence[float]) -> tuple[float, float]:
     return pair
 
 
-def check_cyclic(cyclic_times: int, step_ratio_up: float, gamma: float, strategy: str, by_epoch: bool) -> None:
+def check_cyclic(cyclic_times: int, step_ratio_up: float, gamma: float, strategy: str,
+                 by_epoch: bool) -> None:
     check_by_iter("cyclic", by_epoch)
     if isinstance(cyclic_times, bool) or not isinstance(cyclic_times, int) or cyclic_times <= 0:
         raise ValueError(f"cyclic_times must be a positive integer, got {cyclic_times!r}")
@@ -145,7 +146,7 @@ def check_cyclic(cyclic_times: int, step_ratio_up: float, gamma: float, strategy
         raise ValueError(f"step_ratio_up must be in [0, 1), got {step_ratio_up!r}")
     if not 0 < gamma <= 1:
         raise ValueError(f"gamma must be in (0, 1], got {gamma!r}")
-    annealer(strategy)
+    check_anneal(strategy)
 
 
 def cyclic_value(base: float, progress: Progress, ratios: tuple[float, float], cyclic_times: int,
@@ -160,7 +161,8 @@ def cyclic_value(base: float, progress: Progress, ratios: tuple[float, float], c
     """
     cycle = progress.max_iters // cyclic_times
     if cycle == 0:
-        raise ValueError(f"cyclic needs at least cyclic_times={cyclic_times} iterations, got {progress.max_iters}")
+        raise ValueError(f"cyclic needs at least cyclic_times={cyclic_times} iterations, "
+                         f"got {progress.max_iters}")
     rise = int(step_ratio_up * cycle)
     pos, scale = progress.iter % cycle, gamma ** (progress.iter // cycle)
     start, end, start_ratio, end_ratio = (0, rise, 1, ratios[0]) if pos < rise else (rise, cycle, *ratios)
@@ -304,18 +306,21 @@ class CosineRestartLr(GroupBases):
         if not periods or any(isinstance(p, bool) or not isinstance(p, int) or p <= 0 for p in periods):
             raise ValueError(f"periods must be a non-empty list of positive integers, got {self.periods!r}")
         if len(weights) != len(periods):
-            raise ValueError(f"periods and restart_weights must have the same length, got {periods} and {weights}")
+            raise ValueError(f"periods and restart_weights must have the same length, "
+                             f"got {periods} and {weights}")
         object.__setattr__(self, "periods", periods)
         object.__setattr__(self, "restart_weights", weights)
 
     def regular(self, base: float, progress: Progress) -> float:
         now = progress.position(self.by_epoch)[0]
         restart = 0
-        for period, weight in zip(self.periods, self.restart_weights):
+        for period, weight in zip(self.periods, self.restart_weights, strict=True):
             if now < restart + period:
-                return cos_anneal(base, target(base, self.min_lr, self.min_lr_ratio), (now - restart) / period, weight)
+                end = target(base, self.min_lr, self.min_lr_ratio)
+                return cos_anneal(base, end, (now - restart) / period, weight)
             restart += period
-        raise ValueError(f"progress {now} is past the cosine_restart periods {list(self.periods)} (sum {restart})")
+        raise ValueError(f"progress {now} is past the cosine_restart periods {list(self.periods)} "
+                         f"(sum {restart})")
 
 
 @dataclass(frozen=True)
@@ -366,13 +371,15 @@ class OneCycleLr:
         check_by_iter("one_cycle", self.by_epoch)
         peaks = (self.max_lr,) if isinstance(self.max_lr, (int, float)) else tuple(self.max_lr)
         if not peaks or any(not isinstance(p, (int, float)) or p <= 0 for p in peaks):
-            raise ValueError(f"max_lr must be a positive number or a list of them (one per group), got {self.max_lr!r}")
+            raise ValueError("max_lr must be a positive number or a list of them (one per group), "
+                             f"got {self.max_lr!r}")
         if self.total_steps is not None and (not isinstance(self.total_steps, int) or self.total_steps <= 0):
             raise ValueError(f"total_steps must be a positive integer or None, got {self.total_steps!r}")
         if self.div_factor <= 0 or self.final_div_factor <= 0:
-            raise ValueError(f"div_factor and final_div_factor must be positive, got {self.div_factor}, {self.final_div_factor}")
+            raise ValueError("div_factor and final_div_factor must be positive, "
+                             f"got {self.div_factor}, {self.final_div_factor}")
         object.__setattr__(self, "pct_start", check_fraction("pct_start", self.pct_start))
-        annealer(self.anneal_strategy)
+        check_anneal(self.anneal_strategy)
         if not isinstance(self.max_lr, (int, float)):
             object.__setattr__(self, "max_lr", peaks)
 
@@ -386,13 +393,14 @@ class OneCycleLr:
     def regular(self, base: float, progress: Progress) -> float:
         total = progress.max_iters if self.total_steps is None else self.total_steps
         if total < progress.max_iters:
-            raise ValueError(f"total_steps ({total}) must be at least the run's max_iters ({progress.max_iters})")
-        rise_end = float(self.pct_start * total) - 1
+            raise ValueError(f"total_steps ({total}) must be at least the run's max_iters "
+                             f"({progress.max_iters})")
+        peak, low = self.div_factor, 1 / self.final_div_factor  # multiples of the base
+        phases = [(float(self.pct_start * total) - 1, 1.0, peak)]
         if self.three_phase:
-            phases = [(rise_end, 1.0, self.div_factor), (float(2 * self.pct_start * total) - 2, self.div_factor, 1.0),
-                      (total - 1, 1.0, 1 / self.final_div_factor)]
+            phases += [(float(2 * self.pct_start * total) - 2, peak, 1.0), (total - 1, 1.0, low)]
         else:
-            phases = [(rise_end, 1.0, self.div_factor), (total - 1, self.div_factor, 1 / self.final_div_factor)]
+            phases += [(total - 1, peak, low)]
         anneal, start = ANNEALERS[self.anneal_strategy], 0.0
         for end, start_mult, end_mult in phases:
             if progress.iter <= end:
@@ -423,7 +431,8 @@ LR_POLICIES: dict[str, type] = {
     "cosine_restart": CosineRestartLr, "cyclic": CyclicLr, "one_cycle": OneCycleLr,
     "linear_annealing": LinearAnnealingLr,
 }
-LR_WARMUP_KEYS = {"warmup": "kind", "warmup_iters": "iters", "warmup_ratio": "ratio", "warmup_by_epoch": "by_epoch"}
+LR_WARMUP_KEYS = {"warmup": "kind", "warmup_iters": "iters", "warmup_ratio": "ratio",
+                  "warmup_by_epoch": "by_epoch"}
 
 
 def policy_from_config(cfg: Mapping[str, Any], policies: Mapping[str, type], warmup_keys: Mapping[str, str],
@@ -434,7 +443,8 @@ def policy_from_config(cfg: Mapping[str, Any], policies: Mapping[str, type], war
     name = params.pop("policy", None)
     if name not in policies:
         raise ValueError(f"unknown {what} policy {name!r}; valid: {', '.join(policies)}")
-    warmup = Warmup(**{"ratio": warmup_ratio, **{warmup_keys[k]: params.pop(k) for k in list(params) if k in warmup_keys}})
+    warmup_args = {warmup_keys[k]: params.pop(k) for k in list(params) if k in warmup_keys}
+    warmup = Warmup(**{"ratio": warmup_ratio, **warmup_args})
     allowed = [f.name for f in fields(policies[name])]
     unknown = sorted(set(params) - set(allowed))
     if unknown:
@@ -452,6 +462,8 @@ def lr_at(policy: LrPolicy, warmup: Warmup, base_lr: float, progress: Progress) 
     return warmup.lr(policy.regular(base_lr, progress), progress.iter, progress.epoch_len)
 
 
-def lr_schedule(policy: LrPolicy, warmup: Warmup, base_lr: float, max_epochs: int, epoch_len: int) -> list[float]:
+def lr_schedule(policy: LrPolicy, warmup: Warmup, base_lr: float, max_epochs: int,
+                epoch_len: int) -> list[float]:
     """The lr of every training iteration of an epoch-based run, for one group's base lr."""
-    return [lr_at(policy, warmup, base_lr, progress) for progress in epoch_runner_progress(max_epochs, epoch_len)]
+    return [lr_at(policy, warmup, base_lr, progress)
+            for progress in epoch_runner_progress(max_epochs, epoch_len)]

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hyrun.optim.lr_policies import (
-    ANNEALERS, GroupBases, LrPolicy, Progress, annealer, check_by_iter, check_cyclic, check_fraction, check_steps,
-    check_target, check_target_ratio, cos_anneal, cyclic_value, epoch_runner_progress, linear_anneal,
-    phase_fraction, policy_from_config, step_exponent, target,
+    ANNEALERS, GroupBases, LrPolicy, Progress, check_anneal, check_by_iter, check_cyclic, check_fraction,
+    check_steps, check_target, check_target_ratio, cos_anneal, cyclic_value, epoch_runner_progress,
+    linear_anneal, phase_fraction, policy_from_config, step_exponent, target,
 )
 from hyrun.optim.warmup import Warmup
 
@@ -120,7 +120,7 @@ class OneCycleMomentum:
                 raise ValueError(f"{name} must be a number (one policy per group for per-group bounds), "
                                  f"got {getattr(self, name)!r}")
         object.__setattr__(self, "pct_start", check_fraction("pct_start", self.pct_start))
-        annealer(self.anneal_strategy)
+        check_anneal(self.anneal_strategy)
 
     def base_values(self, initial: Sequence[float]) -> list[float]:
         return [self.max_momentum] * len(initial)

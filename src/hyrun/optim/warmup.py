@@ -32,7 +32,8 @@ class Warmup:
         if self.kind is None:
             return
         if self.kind not in WARMUP_KINDS:
-            raise ValueError(f"unknown warmup {self.kind!r}; valid: None, " + ", ".join(map(repr, WARMUP_KINDS)))
+            valid = ", ".join(map(repr, WARMUP_KINDS))
+            raise ValueError(f"unknown warmup {self.kind!r}; valid: None, {valid}")
         if isinstance(self.iters, bool) or not isinstance(self.iters, int) or self.iters <= 0:
             raise ValueError(f"warmup_iters must be a positive integer, got {self.iters!r}")
         if not 0 < self.ratio <= 1:
@@ -64,7 +65,8 @@ class Warmup:
         if self.kind is None:
             return regular
         if self.by_epoch:
-            raise ValueError("momentum warmup counts iterations: MMCV's MomentumUpdaterHook has no warmup_by_epoch")
+            raise ValueError("momentum warmup counts iterations: "
+                             "MMCV's MomentumUpdaterHook has no warmup_by_epoch")
         return regular if cur_iter >= self.iters else regular / self._factor(cur_iter, self.iters)
 
     def _factor(self, cur_iter: int, length: int) -> float:

@@ -1,0 +1,78 @@
+"""Checkpoints: what is saved, and runs continued from them (resume, load_from)."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from hyrun.build import build_runner
+from hyrun.checkpoint import load_checkpoint
+from hyrun.cli import config_dir
+from hyrun.config.store import register_configs
+
+FAST = ["data=synthetic", "model=mlp", "data.num_samples=96", "data.num_val_samples=32",
+        "log_config.progress_bar=false"]
+
+
+def train(work_dir, *overrides):
+    register_configs()
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose("config", overrides=[*FAST, *overrides])
+    runner = build_runner(cfg, work_dir, logging.getLogger("hyrun.test"))
+    runner.run([tuple(p) for p in cfg.workflow.phases])
+    return runner
+
+
+def test_checkpoint_files_and_contents(tmp_path):
+    train(tmp_path, "runner.max_epochs=3", "checkpoint_config.max_keep_ckpts=2")
+    folder = tmp_path / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == ["epoch_2.pth", "epoch_3.pth", "latest.pth"]
+    latest = torch.load(folder / "latest.pth", weights_only=True)
+    assert latest["meta"]["epoch"] == 3 and latest["meta"]["iter"] == 9
+    assert set(latest) >= {"meta", "state_dict", "optimizer"}
+    assert torch.equal(latest["state_dict"]["1.weight"],
+                       torch.load(folder / "epoch_3.pth", weights_only=True)["state_dict"]["1.weight"])
+
+
+def test_iter_runner_checkpoints_by_iteration(tmp_path):
+    train(tmp_path, "runner.type=iter", "runner.max_iters=7", "checkpoint_config.by_epoch=false",
+          "checkpoint_config.interval=3", "evaluation=null")
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "iter_3.pth", "iter_6.pth", "iter_7.pth", "latest.pth"]
+
+
+def test_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
+    straight = train(tmp_path / "straight", "runner.max_epochs=4")
+    train(tmp_path / "resumed", "runner.max_epochs=2")
+    resumed = train(tmp_path / "resumed", "runner.max_epochs=4", "resume=auto")
+    assert (resumed.epoch, resumed.iter) == (4, 12)
+    for a, b in zip(straight.model.parameters(), resumed.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_save_best_keeps_only_the_best_file(tmp_path):
+    runner = train(tmp_path, "runner.max_epochs=4", "evaluation.save_best=auto", "optimizer.lr=0.1")
+    best = sorted((tmp_path / "checkpoints").glob("best_accuracy_epoch_*.pth"))
+    assert len(best) == 1
+    scores = [r["accuracy"] for r in runner.records if "accuracy" in r]
+    best_epoch = max(range(len(scores)), key=lambda i: (scores[i], -i)) + 1
+    assert best[0].name == f"best_accuracy_epoch_{best_epoch}.pth"
+
+
+def test_load_from_starts_from_the_weights_only(tmp_path):
+    first = train(tmp_path / "a", "runner.max_epochs=1")
+    second = train(tmp_path / "b", "runner.max_epochs=1", f"load_from={tmp_path}/a/checkpoints/latest.pth",
+                   "optimizer.lr=0")
+    assert second.epoch == 1  # counted from zero
+    for a, b in zip(first.model.parameters(), second.model.parameters()):
+        assert torch.equal(a, b)  # lr 0: the loaded weights are the final ones
+
+
+def test_a_truncated_checkpoint_is_a_clear_error(tmp_path):
+    train(tmp_path, "runner.max_epochs=1")
+    path = tmp_path / "checkpoints" / "epoch_1.pth"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(RuntimeError, match="cannot load checkpoint .*epoch_1.pth"):
+        load_checkpoint(path)
