@@ -50,9 +50,12 @@ def replay(value_of, initial, *, by_epoch, max_epochs, epoch_len, warmup=None, w
             group["value"] = value
 
     def warmed(values, i):
-        factor = {"constant": lambda: warmup_ratio,
-                  "linear": lambda: warmup_ratio + (1 - warmup_ratio) * i / warm_len,
-                  "exp": lambda: warmup_ratio ** (1 - i / warm_len)}[warmup]()
+        if warmup == "constant":
+            factor = warmup_ratio
+        elif warmup == "linear":
+            factor = warmup_ratio + (1 - warmup_ratio) * i / warm_len
+        else:
+            factor = warmup_ratio ** (1 - i / warm_len)
         return [v / factor if divide else v * factor for v in values]
 
     seen = []
@@ -265,6 +268,75 @@ def test_momentum_at_matches_mmcvs_hook_at_every_iteration(case):
     check_replayed(case, momentum=True)
 
 
+# -- the numbers MMCV's own tests expect ---------------------------------------------------------
+# From MMCV 1.x's tests/test_runner/test_hooks.py: an SGD optimizer with lr 0.02 / momentum 0.95
+# (a second one: 0.01 / 0.9), one epoch of 10 iterations unless said otherwise, values logged
+# after iteration k (1-based), i.e. the values set for iteration index k - 1. Compared exactly.
+MMCV_EXPECTED = {
+    "cyclic": (CyclicLr((10, 1), 1, 0.4), NO_WARMUP, [0.02], 1, 10,
+               {0: [0.01999999999999999], 2: [0.11], 5: [0.1879422863405995], 7: [0.11000000000000001]}),
+    "cyclic-two-groups": (CyclicLr((10, 1), 1, 0.4), NO_WARMUP, [0.02, 0.01], 1, 10,
+                          {0: [0.01999999999999999, 0.009999999999999995], 4: [0.2, 0.1], 6: [0.155, 0.0775]}),
+    "cyclic-linear-iter-runner": (CyclicLr((10.0, 1.0), 2, 0.5, "linear", 0.5), NO_WARMUP, [0.02], 1, 8,
+                                  {0: [0.02], 3: [0.11], 5: [0.065], 6: [0.11]}),
+    "cosine": (CosineAnnealingLr(min_lr_ratio=0, by_epoch=False), NO_WARMUP, [0.02, 0.01], 1, 10,
+               {0: [0.02, 0.01], 5: [0.01, 0.005], 9: [0.0004894348370484647, 0.00024471741852423234]}),
+    "linear": (LinearAnnealingLr(min_lr_ratio=0, by_epoch=False), NO_WARMUP, [0.02, 0.01], 1, 10,
+               {5: [0.01, 0.005], 9: [0.0019999999999999983, 0.0009999999999999992]}),
+    "flat-cosine-epochs": (FlatCosineAnnealingLr(0.5, min_lr_ratio=0), Warmup("linear", 10, 0.9), [0.02, 0.01], 10, 10,
+                           {0: [0.018000000000000002, 0.009000000000000001], 10: [0.02, 0.01],
+                            60: [0.018090169943749474, 0.009045084971874737],
+                            99: [0.0019098300562505265, 0.0009549150281252633]}),
+    "flat-cosine-iters": (FlatCosineAnnealingLr(0.5, min_lr_ratio=0, by_epoch=False), Warmup("linear", 2, 0.9),
+                          [0.02], 1, 10, {0: [0.018000000000000002], 5: [0.02], 6: [0.018090169943749474],
+                                          9: [0.0019098300562505265]}),
+    "one-cycle": (OneCycleLr(0.01, pct_start=0.5), NO_WARMUP, [0.02, 0.01], 1, 10,
+                  {0: [0.0003999999999999993] * 2, 5: [0.00904508879153485] * 2, 9: [4e-08] * 2}),
+    "cosine-restart": (CosineRestartLr([5, 5], [0.5, 0.5], min_lr_ratio=0, by_epoch=False), NO_WARMUP, [0.02, 0.01],
+                       1, 10, {0: [0.01, 0.005], 5: [0.01, 0.005], 9: [0.0009549150281252633, 0.00047745751406263163]}),
+    "step": (StepLr(5, 0.5, 1e-3, by_epoch=False), NO_WARMUP, [0.02, 0.01], 1, 30,
+             {0: [0.02, 0.01], 5: [0.01, 0.005], 15: [0.0025, 0.00125], 20: [0.00125, 0.001], 25: [0.001, 0.001],
+              29: [0.001, 0.001]}),
+    "step-list": (StepLr([4, 6, 8], 0.1, by_epoch=False), NO_WARMUP, [0.02, 0.01], 1, 10,
+                  {4: [0.002, 0.001], 6: [2.0000000000000004e-4, 1.0000000000000002e-4],
+                   8: [2.0000000000000005e-05, 1.0000000000000003e-05]}),
+}
+MMCV_EXPECTED_MOMENTUM = {
+    "cyclic-gamma": (CyclicMomentum((0.85 / 0.95, 1), 2, 0.4, gamma=0.5), NO_WARMUP, [0.95], 1, 10,
+                     {0: [0.95], 2: [0.85], 5: [0.95], 7: [0.9]}),
+    "cyclic-two-groups": (CyclicMomentum((0.85 / 0.95, 1), 1, 0.4), NO_WARMUP, [0.95, 0.9], 1, 10,
+                          {4: [0.85, 0.8052631578947369], 6: [0.875, 0.8289473684210527]}),
+    "constant-warmup": (StepMomentum([10], by_epoch=False), Warmup("constant", 5, 0.5), [0.95, 0.9], 1, 10,
+                        {0: [1.9, 1.8], 4: [1.9, 1.8], 9: [0.95, 0.9]}),
+    "linear-warmup": (StepMomentum([10], by_epoch=False), Warmup("linear", 5, 0.5), [0.95, 0.9], 1, 10,
+                      {0: [1.9, 1.8], 2: [1.3571428571428572, 1.2857142857142858], 9: [0.95, 0.9]}),
+    "exp-warmup": (StepMomentum([10], by_epoch=False), Warmup("exp", 5, 0.5), [0.95, 0.9], 1, 10,
+                   {0: [1.9, 1.8], 2: [1.4399307381848783, 1.3641449098593583], 9: [0.95, 0.9]}),
+    "cosine": (CosineAnnealingMomentum(min_momentum_ratio=0.99 / 0.95, by_epoch=False), NO_WARMUP, [0.95, 0.9], 1, 10,
+               {0: [0.95, 0.9], 5: [0.97, 0.9189473684210527], 9: [0.9890211303259032, 0.9369673866245399]}),
+    "linear": (LinearAnnealingMomentum(min_momentum_ratio=0.99 / 0.95, by_epoch=False), NO_WARMUP, [0.95, 0.9], 1,
+               10, {5: [0.97, 0.9189473684210527], 9: [0.9860000000000001, 0.9341052631578949]}),
+    "one-cycle": (OneCycleMomentum(0.85, 0.95, 0.5), NO_WARMUP, [0.95, 0.9], 1, 10,
+                  {0: [0.95, 0.95], 5: [0.8595491502812526] * 2, 9: [0.95, 0.95]}),
+    "step": (StepMomentum(5, 0.5, 0.05, by_epoch=False), NO_WARMUP, [0.95, 0.9], 1, 30,
+             {0: [0.95, 0.9], 5: [0.475, 0.45], 15: [0.11875, 0.1125], 20: [0.059375, 0.05625], 25: [0.05, 0.05]}),
+    "step-list": (StepMomentum([4, 6, 8], 0.1, by_epoch=False), NO_WARMUP, [0.95, 0.9], 1, 10,
+                  {4: [9.5e-2, 9.000000000000001e-2], 6: [9.500000000000001e-3, 9.000000000000003e-3],
+                   8: [9.500000000000002e-4, 9.000000000000002e-4]}),
+}
+
+
+@pytest.mark.parametrize(("momentum", "case"), [(False, c) for c in MMCV_EXPECTED.values()]
+                         + [(True, c) for c in MMCV_EXPECTED_MOMENTUM.values()],
+                         ids=[f"lr-{k}" for k in MMCV_EXPECTED] + [f"momentum-{k}" for k in MMCV_EXPECTED_MOMENTUM])
+def test_values_mmcvs_own_tests_expect(momentum, case):
+    policy, warmup, initial, max_epochs, epoch_len, expected = case
+    value_at = momentum_at if momentum else lr_at
+    bases = policy.base_values(initial)
+    for i, values in expected.items():
+        assert [value_at(policy, warmup, b, at(i, epoch_len, max_epochs)) for b in bases] == values, f"iteration {i}"
+
+
 # -- closed forms at chosen iterations -----------------------------------------------------
 def test_fixed_and_schedule_lengths():
     assert lr_schedule(FixedLr(), NO_WARMUP, 0.1, 3, 4) == [0.1] * 12
@@ -446,6 +518,8 @@ def test_build_from_config():
         build_lr_schedule(dict(policy="cosine"))
     with pytest.raises(ValueError, match=r"takes no \['gamma'\]"):
         build_lr_schedule(dict(policy="poly", gamma=0.1))
+    with pytest.raises(ValueError, match=r"lr policy 'one_cycle' needs \['max_lr'\]"):
+        build_lr_schedule(dict(policy="one_cycle"))
     with pytest.raises(ValueError, match=r"takes no \['warmup_by_epoch'\]"):
         build_momentum_schedule(dict(policy="step", step=2, warmup="linear", warmup_iters=1, warmup_by_epoch=True))
 

@@ -5,7 +5,7 @@ method: the lr a param group with base (initial) lr ``base`` gets before warmup,
 ``get_lr(runner, base_lr)`` computes it. ``lr_at`` adds warmup and gives the exact value MMCV's
 hook sets before an iteration runs.
 
-How MMCV's hook sequences these (reproduced here, so a hook built on this needs no state):
+How MMCV's hook sequences these (reproduced here: a hook built on this keeps only the bases):
 
 * ``before_run``: base lr per group = ``group.setdefault("initial_lr", group["lr"])``, so a
   resumed optimizer that saved ``initial_lr`` keeps its original base (``base_values``).
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, Protocol
 
 from hyrun.optim.warmup import Warmup
@@ -449,6 +449,9 @@ def policy_from_config(cfg: Mapping[str, Any], policies: Mapping[str, type], war
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise ValueError(f"{what} policy {name!r} takes no {unknown}; it takes {allowed + list(warmup_keys)}")
+    missing = [f.name for f in fields(policies[name]) if f.default is MISSING and f.name not in params]
+    if missing:
+        raise ValueError(f"{what} policy {name!r} needs {missing}")
     return policies[name](**params), warmup
 
 
