@@ -1,39 +1,48 @@
 #!/usr/bin/env python
 """What hyrun's runner costs over a hand-written PyTorch loop, per iteration and at start-up.
 
+    python benchmarks/overhead.py [--rounds 15] [--samples 20000] [--startup-reps 3]
+
 Per iteration: an MLP 32->64->10 on synthetic data (20000 samples, batch 32: 625 iterations
-an epoch), SGD, 2 epochs, one thread, trained
+an epoch), SGD (hyrun's preset lr 0.02, momentum 0.9, weight decay 1e-4), 2 epochs, one
+thread, trained
 
-  * by a hand-written loop (DataLoader, forward, cross-entropy, zero_grad(set_to_none=True),
-    backward, step, the loss kept as a detached tensor), and
-  * by hyrun's runner, composed from the real config and built by ``hyrun.build.build_runner``
-    with the hooks that config registers: OptimizerHook, IterTimerHook, TextLoggerHook at
-    interval 50 (its metrics.jsonl written; its console lines go to a NullHandler);
-    ``evaluation=null checkpoint_config=null`` because the hand-written loop neither
-    evaluates nor saves. A third arm (``--full-defaults``, on by default) keeps the config's
-    CheckpointHook and EvalHook as well, for their per-iteration dispatch cost.
+  * by a hand-written loop: DataLoader, forward, cross-entropy, zero_grad(set_to_none=True),
+    backward, step, the loss kept as a detached tensor; and
+  * by hyrun's runner, composed from the real config (``data=synthetic model=mlp``) and built
+    by ``hyrun.build.build_runner`` with the hooks that config registers: OptimizerHook,
+    IterTimerHook and TextLoggerHook at interval 50 (metrics.jsonl written, its console lines
+    handled by a NullHandler). ``evaluation=null checkpoint_config=null``, as the hand-written
+    loop neither evaluates nor saves; ``--full-defaults`` adds an arm that keeps them.
 
-Both start from the same initial weights and see the same batches in the same order
-(hyrun's EpochSeededSampler), so their final weights must agree; the benchmark checks that.
+Both start from the same initial weights and see the same batches in the same order (hyrun's
+EpochSeededSampler); the benchmark checks that their final weights agree exactly.
 
-The arms alternate inside each round (hand, hyrun / hyrun, hand / ...) so that each hyrun
-figure is paired with a hand-written one measured seconds apart. The per-iteration time of an
-arm is the MEDIAN over the iterations of epoch 2 (warm) of the wall time from the end of one
-iteration to the end of the next (data loading included); for hyrun these are the ``time``
-values IterTimerHook leaves in the runner's log buffer, for the hand-written loop the same
-perf_counter differences taken in the loop. The epoch-2 total / iterations is printed too.
-The ratio reported is the median over rounds of the per-round ratio hyrun / hand-written.
+Two measurements:
 
-Start-up: wall time of ``python -m hyrun data=synthetic model=mlp runner.max_epochs=1``
-(default data size, default hooks, ``log_config.interval=1`` so that iteration 1 is logged)
-from just before the process is started to the appearance of its ``Epoch [1][1/`` line on
-stdout (PYTHONUNBUFFERED=1), and to its exit; ``python -m hyrun --help``; and, for
-reference, a hand-written script doing the same job (import torch, data, model, SGD, one
-epoch). Medians of ``--startup-reps`` runs.
+  1. Whole runs (the target's figure). Each round trains a hand-written model and a hyrun
+     runner (``runner.run``), one after the other, the order alternating between rounds. An
+     arm's per-iteration time is the MEDIAN over the 625 iterations of epoch 2 (warm) of the
+     wall time from the end of one iteration to the end of the next (data loading included);
+     for hyrun these are the ``time`` values IterTimerHook leaves in the runner's log buffer.
+     Reported: the median over rounds of the per-round ratio hyrun / hand-written, with a
+     bootstrap 95% interval, and, for reference, epoch-2 wall total / iterations and epoch-2
+     CPU time of the thread (``time.thread_time``, less disturbed by other processes) / iterations.
+  2. Lockstep. The same two trainings advanced one iteration at a time, alternately (hand,
+     hyrun, hyrun, hand, ...): hyrun's through ``Runner._train_iter`` with EpochBasedRunner's
+     epoch prologue and epilogue done by hand (its ``train()`` loop, unrolled). Each pair of
+     iterations is measured microseconds apart, so the seconds-long slow spells of a shared
+     machine hit both arms alike; reported: ratio of the epoch-2 medians and the median of the
+     per-pair differences (what hyrun adds to an iteration).
 
-Machines here are noisy: compare the ratios printed by one run, not absolute times across runs.
+Start-up: wall time of ``python -m hyrun data=synthetic model=mlp runner.max_epochs=1
+log_config.interval=1`` (default data size and hooks, iteration 1 logged) from just before the
+process is started to its ``Epoch [1][1/`` line on stdout (PYTHONUNBUFFERED=1) and to its exit;
+``python -m hyrun --help``; and a hand-written script doing the same job for reference (import
+torch, data, model, SGD, one epoch). OMP_NUM_THREADS=1 for all of them. Medians of
+``--startup-reps`` runs.
 
-    python benchmarks/overhead.py [--rounds 9] [--samples 20000] [--startup-reps 3]
+Machines here are noisy: compare the ratios one run prints, not absolute times across runs.
 """
 from __future__ import annotations
 
@@ -41,6 +50,7 @@ import argparse
 import gc
 import logging
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -75,9 +85,10 @@ for i, (xb, yb) in enumerate(data):
 """
 
 
-# -- per-iteration ------------------------------------------------------------------------
+# -- set-up -------------------------------------------------------------------------------
 def compose_cfg(samples: int, full_defaults: bool):
     from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
 
     from hyrun.cli import config_dir
     from hyrun.config.validate import validate
@@ -91,6 +102,7 @@ def compose_cfg(samples: int, full_defaults: bool):
     ]
     if not full_defaults:
         overrides += ["evaluation=null", "checkpoint_config=null"]
+    GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         cfg = compose("config", overrides=overrides)
     validate(cfg)
@@ -104,6 +116,60 @@ def quiet_logger() -> logging.Logger:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     return logger
+
+
+class Setup:
+    """The configs, and the data, initial weights and optimizer settings the runner builds."""
+
+    def __init__(self, samples: int, full_defaults: bool) -> None:
+        import torch
+        from hydra.utils import instantiate
+        from omegaconf import OmegaConf
+
+        from hyrun.build import build_data
+        from hyrun.config.store import register_configs
+        from hyrun.seeding import seed_everything
+
+        register_configs()
+        self.arms = {"hyrun": compose_cfg(samples, full_defaults=False)}
+        if full_defaults:
+            self.arms["hyrun+ckpt+eval"] = compose_cfg(samples, full_defaults=True)
+        cfg = self.arms["hyrun"]
+        self.seed = cfg.seed if cfg.seed is not None else 0
+        # as build_runner does: seed, data, then the model
+        seed_everything(self.seed, cfg.deterministic)
+        self.dataset = build_data(cfg.data, self.seed)["train"].dataset
+        self.init_state = {k: v.clone() for k, v in instantiate(cfg.model).state_dict().items()}
+        opt_cfg = OmegaConf.to_container(cfg.optimizer, resolve=True)
+        self.opt_kwargs = {k: opt_cfg[k] for k in ("lr", "momentum", "weight_decay")}
+        self.iters = -(-len(self.dataset) // BATCH)
+        self.logger = quiet_logger()
+
+        # Untimed warm-up: the first SGD step of a process imports torch._dynamo (seconds).
+        warm = torch.nn.Linear(2, 2)
+        warm_opt = torch.optim.SGD(warm.parameters(), lr=0.1, momentum=0.9)
+        warm(torch.randn(3, 2)).sum().backward()
+        warm_opt.step()
+
+    def hand(self):
+        """The hand-written loop's model, optimizer, sampler and loader."""
+        import torch
+        from torch.utils.data import DataLoader
+
+        from hyrun.data.loaders import EpochSeededSampler
+        from hyrun.models.mlp import MLP
+
+        model = MLP(32, [64], 10)
+        model.load_state_dict(self.init_state)
+        optimizer = torch.optim.SGD(model.parameters(), **self.opt_kwargs)
+        sampler = EpochSeededSampler(len(self.dataset), self.seed)
+        loader = DataLoader(self.dataset, batch_size=BATCH, sampler=sampler)
+        return model, optimizer, sampler, loader
+
+    def runner(self, arm: str, work_dir: Path):
+        from hyrun.build import build_runner
+
+        return build_runner(self.arms[arm], work_dir=work_dir, logger=self.logger)
 
 
 def make_epoch_clock():
@@ -125,42 +191,48 @@ def make_epoch_clock():
     return EpochClock
 
 
-def run_hyrun(cfg, work_dir: Path, logger: logging.Logger, clock_cls):
-    """Build through the real builder, run, return (per-iteration wall times of the last
-    epoch, the last epoch's (wall, CPU) totals, the runner). The EpochClock hooks only fire
-    at epoch boundaries."""
-    from hyrun.build import build_runner
+def check_metrics_written(work_dir: Path, iters: int) -> None:
+    """The text logger's file exists, with lines when an epoch reaches the interval (50)."""
+    metrics = work_dir / "metrics.jsonl"
+    if not metrics.is_file() or (iters >= 50 and not metrics.read_text().strip()):
+        raise RuntimeError(f"the text logger wrote no {metrics}")
 
-    runner = build_runner(cfg, work_dir=work_dir, logger=logger)
-    start_clock, end_clock = clock_cls(), clock_cls()
-    runner.register_hook(start_clock, "HIGHEST")
-    runner.register_hook(end_clock, "LOWEST")
+
+def max_param_diff(a, b) -> float:
+    return max((pa - pb).abs().max().item() for pa, pb in zip(a.parameters(), b.parameters()))
+
+
+def same_settings(a, b) -> bool:
+    def settings(optimizer):
+        return [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+
+    return settings(a) == settings(b)
+
+
+# -- 1. whole runs ----------------------------------------------------------------------------
+def run_hyrun(setup: Setup, arm: str, work_dir: Path, clock_cls):
+    """``runner.run`` for EPOCHS epochs: (epoch-2 per-iteration wall times, epoch-2 (wall, CPU)
+    totals, runner). The EpochClock hooks fire only at epoch boundaries."""
+    runner = setup.runner(arm, work_dir)
+    first, last = clock_cls(), clock_cls()
+    runner.register_hook(first, "HIGHEST")
+    runner.register_hook(last, "LOWEST")
     gc.collect()
     runner.run([("train", 1)])
     times = runner._log_buffers["train"].history.get("time")
-    if not times or len(times) != len(runner.data_loaders["train"]):
+    if not times or len(times) != setup.iters:
         raise RuntimeError("IterTimerHook's per-iteration 'time' values are missing from the log buffer")
-    metrics = work_dir / "metrics.jsonl"
-    if not metrics.is_file() or not metrics.read_text().strip():
-        raise RuntimeError(f"the text logger wrote no {metrics}")
-    (wall0, cpu0), (wall1, cpu1) = start_clock.starts[-1], end_clock.ends[-1]
+    check_metrics_written(work_dir, setup.iters)
+    (wall0, cpu0), (wall1, cpu1) = first.starts[-1], last.ends[-1]
     return list(times), (wall1 - wall0, cpu1 - cpu0), runner
 
 
-def run_hand(init_state, dataset, opt_kwargs, seed: int):
-    """The hand-written loop: same model, data, batch order and optimizer as the runner's."""
-    import torch
+def run_hand(setup: Setup):
+    """The hand-written loop for EPOCHS epochs: (epoch-2 per-iteration wall times, epoch-2
+    (wall, CPU) totals, model, optimizer)."""
     import torch.nn.functional as F
-    from torch.utils.data import DataLoader
 
-    from hyrun.data.loaders import EpochSeededSampler
-    from hyrun.models.mlp import MLP
-
-    model = MLP(32, [64], 10)
-    model.load_state_dict(init_state)
-    optimizer = torch.optim.SGD(model.parameters(), **opt_kwargs)
-    sampler = EpochSeededSampler(len(dataset), seed)
-    loader = DataLoader(dataset, batch_size=BATCH, sampler=sampler)
+    model, optimizer, sampler, loader = setup.hand()
     model.train()
     losses = []
     gc.collect()
@@ -182,82 +254,98 @@ def run_hand(init_state, dataset, opt_kwargs, seed: int):
     return times, total, model, optimizer
 
 
-def max_param_diff(a, b) -> float:
-    return max((pa - pb).abs().max().item() for pa, pb in zip(a.parameters(), b.parameters()))
-
-
-def per_iteration(args) -> dict:
-    import torch
-    from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import OmegaConf
-
-    from hyrun.config.store import register_configs
-
-    torch.set_num_threads(1)
-    register_configs()
-    GlobalHydra.instance().clear()
-    arms = {"hyrun": compose_cfg(args.samples, full_defaults=False)}
-    if args.full_defaults:
-        GlobalHydra.instance().clear()
-        arms["hyrun+ckpt+eval"] = compose_cfg(args.samples, full_defaults=True)
-    cfg = arms["hyrun"]
-    opt_cfg = OmegaConf.to_container(cfg.optimizer, resolve=True)
-    opt_kwargs = {k: opt_cfg[k] for k in ("lr", "momentum", "weight_decay")}
-    seed = cfg.seed if cfg.seed is not None else 0
-    logger = quiet_logger()
+def whole_runs(setup: Setup, rounds: int, tmp: Path) -> dict:
     clock_cls = make_epoch_clock()
-
-    # Warm-up, untimed: the first SGD step of a process imports torch._dynamo (seconds).
-    from hyrun.build import build_data
-    warm_model = torch.nn.Linear(2, 2)
-    warm_opt = torch.optim.SGD(warm_model.parameters(), lr=0.1, momentum=0.9)
-    warm_model(torch.randn(3, 2)).sum().backward()
-    warm_opt.step()
-
-    names = ["hand"] + list(arms)
-    results = {name: {"median": [], "p25": [], "epoch": [], "cpu": []} for name in names}
+    names = ["hand"] + list(setup.arms)
+    results = {name: {"median": [], "epoch": [], "cpu": []} for name in names}
     checks = []
-    iters = None
-    print(f"per-iteration: {args.samples} samples, batch {BATCH}, {EPOCHS} epochs, "
-          f"{torch.get_num_threads()} thread(s), {args.rounds} rounds; arms: {', '.join(names)}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="hyrun-overhead-") as tmp:
-        for r in range(args.rounds):
-            # same initial weights and data as the runner builds (build_runner seeds first)
-            from hyrun.seeding import seed_everything
-            seed_everything(seed, cfg.deterministic)
-            dataset = build_data(cfg.data, seed)["train"].dataset
-            from hydra.utils import instantiate
-            init_state = {k: v.clone() for k, v in instantiate(cfg.model).state_dict().items()}
-            iters = -(-len(dataset) // BATCH)
-
-            order = names if r % 2 == 0 else names[::-1]
-            models = {}
-            for name in order:
-                if name == "hand":
-                    times, total, model, optimizer = run_hand(init_state, dataset, opt_kwargs, seed)
-                    models[name] = (model, optimizer)
-                else:
-                    times, total, runner = run_hyrun(arms[name], Path(tmp) / f"r{r}-{name}", logger, clock_cls)
-                    models[name] = (runner.model, runner.optimizer)
-                results[name]["median"].append(statistics.median(times))
-                results[name]["p25"].append(statistics.quantiles(times, n=4)[0])
-                results[name]["epoch"].append(total[0] / len(times))
-                results[name]["cpu"].append(total[1] / len(times))
-            hand_model, hand_opt = models["hand"]
-            for name in arms:
-                model, optimizer = models[name]
-                checks.append((name, max_param_diff(hand_model, model),
-                               _group_settings(hand_opt) == _group_settings(optimizer)))
-            line = "  round %d (%s): " % (r + 1, ", ".join(order)) + ", ".join(
-                f"{n} {results[n]['median'][-1] * 1e3:.3f} ms" for n in names)
-            line += ", " + ", ".join(
-                f"ratio {n} {results[n]['median'][-1] / results['hand']['median'][-1]:.3f}" for n in arms)
-            print(line, flush=True)
-    return {"results": results, "arms": list(arms), "checks": checks, "iters": iters}
+    print(f"1. whole runs: {len(setup.dataset)} samples, batch {BATCH} ({setup.iters} iterations an epoch), "
+          f"{EPOCHS} epochs, {rounds} rounds; arms: {', '.join(names)}", flush=True)
+    for r in range(rounds):
+        order = names if r % 2 == 0 else names[::-1]
+        trained = {}
+        for name in order:
+            if name == "hand":
+                times, total, model, optimizer = run_hand(setup)
+            else:
+                times, total, runner = run_hyrun(setup, name, tmp / f"round{r}-{name}", clock_cls)
+                model, optimizer = runner.model, runner.optimizer
+            trained[name] = (model, optimizer)
+            results[name]["median"].append(statistics.median(times))
+            results[name]["epoch"].append(total[0] / len(times))
+            results[name]["cpu"].append(total[1] / len(times))
+        for name in setup.arms:
+            checks.append((max_param_diff(trained["hand"][0], trained[name][0]),
+                           same_settings(trained["hand"][1], trained[name][1])))
+        print(f"  round {r + 1:2d} ({', '.join(order)}): "
+              + ", ".join(f"{n} {results[n]['median'][-1] * 1e3:.3f} ms" for n in names) + "; "
+              + ", ".join(f"ratio {n} {results[n]['median'][-1] / results['hand']['median'][-1]:.3f}"
+                          for n in setup.arms), flush=True)
+    return {"results": results, "checks": checks}
 
 
-def _group_settings(optimizer) -> list[dict]:
-    return [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+# -- 2. lockstep ----------------------------------------------------------------------------
+def lockstep(setup: Setup, work_dir: Path) -> dict:
+    """Both trainings, one iteration each in turn; hyrun's through Runner._train_iter with
+    EpochBasedRunner.train's prologue and epilogue (the same calls, unrolled)."""
+    import torch.nn.functional as F
+
+    from time import perf_counter
+
+    runner = setup.runner("hyrun", work_dir)
+    model, optimizer, sampler, loader = setup.hand()
+    losses = []
+    hand_times: list[float] = []
+    hyrun_times: list[float] = []
+    gc.collect()
+    runner.call_hook("before_run")
+    model.train()
+    for epoch in range(EPOCHS):
+        # EpochBasedRunner.train(), before its loop
+        runner.model.train()
+        runner._start_epoch("train")
+        runner.call_hook("before_train_epoch")
+        sampler.set_epoch(epoch)
+        hand_batches = iter(loader)
+        hyrun_batches = enumerate(runner.data_loader)
+
+        def hand_iter() -> float:
+            t0 = perf_counter()
+            inputs, targets = next(hand_batches)
+            loss = F.cross_entropy(model(inputs), targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.detach())
+            return perf_counter() - t0
+
+        def hyrun_iter() -> float:
+            t0 = perf_counter()
+            runner.inner_iter, batch = next(hyrun_batches)  # the runner's `for ... in enumerate(...)`
+            runner._train_iter(batch)
+            return perf_counter() - t0
+
+        for i in range(setup.iters):
+            if i % 2 == 0:
+                t_hand = hand_iter()
+                t_hyrun = hyrun_iter()
+            else:
+                t_hyrun = hyrun_iter()
+                t_hand = hand_iter()
+            if epoch == EPOCHS - 1:
+                hand_times.append(t_hand)
+                hyrun_times.append(t_hyrun)
+        # EpochBasedRunner.train(), after its loop
+        runner.call_hook("after_train_epoch")
+        runner.epoch += 1
+    runner.call_hook("after_run")
+    check_metrics_written(work_dir, setup.iters)
+    return {
+        "hand": statistics.median(hand_times),
+        "hyrun": statistics.median(hyrun_times),
+        "extra": statistics.median(h - b for h, b in zip(hyrun_times, hand_times)),
+        "check": (max_param_diff(model, runner.model), same_settings(optimizer, runner.optimizer)),
+    }
 
 
 # -- start-up -------------------------------------------------------------------------------
@@ -290,49 +378,43 @@ def timed_process(cmd: list[str], cwd: Path, marks: dict[str, str], timeout: flo
     return found
 
 
-def startup(args) -> dict:
+def startup(reps: int) -> dict:
     py = sys.executable
     runs: dict[str, list[dict]] = {"hyrun": [], "help": [], "hand": []}
+    print(f"start-up: {reps} runs of each command", flush=True)
     with tempfile.TemporaryDirectory(prefix="hyrun-startup-") as tmp:
         cwd = Path(tmp)
-        for i in range(args.startup_reps):
+        for i in range(reps):
             runs["help"].append(timed_process([py, "-m", "hyrun", "--help"], cwd, {}))
             runs["hyrun"].append(timed_process(
                 [py, "-m", "hyrun", "data=synthetic", "model=mlp", "runner.max_epochs=1",
                  "log_config.interval=1", f"hydra.run.dir={cwd / f'run{i}'}"],
                 cwd, {"built": "Hooks by stage", "first": "Epoch [1][1/"}))
             runs["hand"].append(timed_process([py, "-c", BASELINE_SCRIPT], cwd, {"first": "first-iter"}))
-            print(f"  start-up rep {i + 1}: hyrun first iteration {runs['hyrun'][-1]['first']:.2f} s, "
+            print(f"  rep {i + 1}: hyrun first iteration {runs['hyrun'][-1]['first']:.2f} s, "
                   f"exit {runs['hyrun'][-1]['exit']:.2f} s; hand-written first iteration "
                   f"{runs['hand'][-1]['first']:.2f} s, exit {runs['hand'][-1]['exit']:.2f} s; "
                   f"--help {runs['help'][-1]['exit']:.2f} s", flush=True)
-    return {name: {key: statistics.median(r[key] for r in reps) for key in reps[0]}
-            for name, reps in runs.items()}
+    medians = {name: {key: statistics.median(r[key] for r in reps_) for key in reps_[0]}
+               for name, reps_ in runs.items()}
+    # each rep ran hyrun and the hand-written script back to back: pair them
+    medians["extra_first"] = statistics.median(hy["first"] - h["first"] for hy, h in zip(runs["hyrun"], runs["hand"]))
+    return medians
 
 
-# -- main -------------------------------------------------------------------------------------
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=9, help="paired rounds (>= 5; default 9)")
-    parser.add_argument("--samples", type=int, default=20000,
-                        help="training samples (default 20000: 625 iterations an epoch)")
-    parser.add_argument("--startup-reps", type=int, default=3, help="runs of each start-up command (default 3)")
-    parser.add_argument("--no-full-defaults", dest="full_defaults", action="store_false",
-                        help="skip the arm that also keeps CheckpointHook and EvalHook")
-    parser.add_argument("--skip-startup", action="store_true", help="only the per-iteration comparison")
-    parser.add_argument("--skip-iteration", action="store_true", help="only the start-up timings")
-    args = parser.parse_args()
-    if args.rounds < 1 or args.samples < BATCH:
-        parser.error("--rounds must be >= 1 and --samples >= 32")
+# -- report -----------------------------------------------------------------------------------
+def bootstrap_median(values: list[float], n: int = 2000) -> tuple[float, float]:
+    """A percentile-bootstrap 95% interval of the median."""
+    rng = random.Random(0)
+    meds = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(n))
+    return meds[int(0.025 * n)], meds[int(0.975 * n) - 1]
 
-    wall = time.perf_counter()
-    per_iter = None if args.skip_iteration else per_iteration(args)
-    start = None if args.skip_startup else startup(args)
 
+def report(args, setup: Setup | None, whole: dict | None, locks: list[dict], start: dict | None) -> None:
     print()
     print("=" * 100)
-    if per_iter is not None:
-        res, n = per_iter["results"], args.rounds
+    if whole is not None:
+        res = whole["results"]
 
         def med(name: str, key: str) -> float:
             return statistics.median(res[name][key])
@@ -340,40 +422,84 @@ def main() -> None:
         def ratios(name: str, key: str) -> list[float]:
             return [h / b for h, b in zip(res[name][key], res["hand"][key])]
 
-        for name in per_iter["arms"]:
+        for name in setup.arms:
             per_round = ratios(name, "median")
             ratio = statistics.median(per_round)
-            q1, _, q3 = statistics.quantiles(per_round, n=4) if n >= 2 else (ratio, ratio, ratio)
+            low, high = bootstrap_median(per_round)
             if name != "hyrun":
-                verdict = "  (not the target's configuration)"
+                verdict = "(not the target's configuration)"
             elif ratio > TARGET:
-                verdict = "  ABOVE TARGET"
+                verdict = "ABOVE TARGET"
             else:
-                verdict = "  OK" if q3 <= TARGET else "  OK (but the rounds' spread reaches past the target)"
-            print(f"per-iteration (epoch 2, median over its {per_iter['iters']} iterations, wall; median of {n} "
-                  f"rounds): hand-written {med('hand', 'median') * 1e3:.3f} ms, {name} "
-                  f"{med(name, 'median') * 1e3:.3f} ms, ratio {ratio:.3f} (target <= {TARGET:.2f}){verdict}")
-            print(f"    per-round ratios: {' '.join(f'{x:.3f}' for x in per_round)} "
-                  f"(quartiles {q1:.3f} .. {q3:.3f})")
-            extra = statistics.median(h - b for h, b in zip(res[name]["median"], res["hand"]["median"]))
-            print(f"    extra per iteration (median of per-round differences): {extra * 1e6:+.1f} us")
+                verdict = "OK" if high <= TARGET else "OK, but the interval reaches past the target"
+            print(f"per-iteration, whole runs (epoch 2: median of its {setup.iters} iterations; median of "
+                  f"{args.rounds} rounds): hand-written {med('hand', 'median') * 1e3:.3f} ms, {name} "
+                  f"{med(name, 'median') * 1e3:.3f} ms, ratio {ratio:.3f} (95% interval {low:.3f}..{high:.3f}; "
+                  f"target <= {TARGET:.2f}) {verdict}")
+            print(f"    per-round ratios: {' '.join(f'{x:.3f}' for x in per_round)}")
             for key, label in (("epoch", "epoch-2 wall total / iterations"),
-                               ("cpu", "epoch-2 CPU time (thread_time) / iterations"),
-                               ("p25", "25th percentile of epoch-2 iterations, wall")):
+                               ("cpu", "epoch-2 CPU time (thread_time) / iterations")):
                 print(f"    {label}: hand-written {med('hand', key) * 1e3:.3f} ms, {name} "
                       f"{med(name, key) * 1e3:.3f} ms, ratio {statistics.median(ratios(name, key)):.3f}")
-        diffs = [(name, d, same) for name, d, same in per_iter["checks"]]
-        worst = max(d for _, d, _ in diffs)
-        same_opt = all(s for _, _, s in diffs)
-        print(f"same work check: max |weight difference| hand vs hyrun after {EPOCHS} epochs = {worst:.3g}; "
-              f"optimizer settings identical: {same_opt}")
+    if locks:
+        hand = statistics.median(r["hand"] for r in locks)
+        hy = statistics.median(r["hyrun"] for r in locks)
+        ratio = statistics.median(r["hyrun"] / r["hand"] for r in locks)
+        extra = statistics.median(r["extra"] for r in locks)
+        print(f"per-iteration, lockstep (epoch 2, iteration-interleaved; median of {len(locks)} runs): "
+              f"hand-written {hand * 1e3:.3f} ms, hyrun {hy * 1e3:.3f} ms, ratio {ratio:.3f}; "
+              f"hyrun adds {extra * 1e6:+.1f} us an iteration (median of paired differences; "
+              f"runs: {', '.join(format(r['extra'] * 1e6, '+.1f') for r in locks)})")
+    checks = (whole["checks"] if whole else []) + [r["check"] for r in locks]
+    if checks:
+        print(f"same work: max |weight difference| hand-written vs hyrun after {EPOCHS} epochs = "
+              f"{max(d for d, _ in checks):.3g}; optimizer settings identical: {all(s for _, s in checks)}")
     if start is not None:
         h, hy = start["hand"], start["hyrun"]
         print(f"start to first iteration (median of {args.startup_reps}): hyrun {hy['first']:.2f} s "
               f"(runner built at {hy['built']:.2f} s), hand-written script {h['first']:.2f} s, "
-              f"extra {hy['first'] - h['first']:+.2f} s")
-        print(f"whole 1-epoch run (1024 samples, default hooks incl. checkpoint + eval): hyrun {hy['exit']:.2f} s, "
-              f"hand-written script {h['exit']:.2f} s; `python -m hyrun --help`: {start['help']['exit']:.2f} s")
+              f"hyrun adds {start['extra_first']:+.2f} s (median of paired differences)")
+        print(f"whole 1-epoch run (1024 samples; hyrun's default hooks incl. checkpoint and eval): "
+              f"hyrun {hy['exit']:.2f} s, hand-written script {h['exit']:.2f} s; "
+              f"`python -m hyrun --help`: {start['help']['exit']:.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=15, help="paired whole-run rounds (>= 5; default 15)")
+    parser.add_argument("--lockstep", type=int, default=3, help="lockstep runs (default 3; 0: none)")
+    parser.add_argument("--samples", type=int, default=20000,
+                        help="training samples (default 20000: 625 iterations an epoch)")
+    parser.add_argument("--startup-reps", type=int, default=3, help="runs of each start-up command (default 3)")
+    parser.add_argument("--full-defaults", action="store_true",
+                        help="add a whole-run arm that keeps the config's CheckpointHook and EvalHook")
+    parser.add_argument("--skip-startup", action="store_true", help="only the per-iteration comparisons")
+    parser.add_argument("--skip-iteration", action="store_true", help="only the start-up timings")
+    args = parser.parse_args()
+    if args.rounds < 1 or args.samples < BATCH or args.lockstep < 0 or args.startup_reps < 1:
+        parser.error("need --rounds >= 1, --samples >= 32, --lockstep >= 0, --startup-reps >= 1")
+
+    wall = time.perf_counter()
+    setup = whole = None
+    locks: list[dict] = []
+    if not args.skip_iteration:
+        import torch
+
+        torch.set_num_threads(1)
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} thread, python {sys.version.split()[0]}")
+        setup = Setup(args.samples, args.full_defaults)
+        with tempfile.TemporaryDirectory(prefix="hyrun-overhead-") as tmp:
+            whole = whole_runs(setup, args.rounds, Path(tmp))
+            if args.lockstep:
+                print(f"2. lockstep: {args.lockstep} runs", flush=True)
+            for i in range(args.lockstep):
+                locks.append(lockstep(setup, Path(tmp) / f"lockstep{i}"))
+                r = locks[-1]
+                print(f"  run {i + 1}: hand {r['hand'] * 1e3:.3f} ms, hyrun {r['hyrun'] * 1e3:.3f} ms, "
+                      f"ratio {r['hyrun'] / r['hand']:.3f}, hyrun adds {r['extra'] * 1e6:+.1f} us", flush=True)
+    start = None if args.skip_startup else startup(args.startup_reps)
+    report(args, setup, whole, locks, start)
     print(f"(benchmark wall time {time.perf_counter() - wall:.0f} s)")
 
 
