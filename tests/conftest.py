@@ -34,10 +34,11 @@ def run_hyrun(*args: object, cwd: str | Path, env: dict[str, str] | None = None,
 
 def run_hyrun_many(arg_lists: Sequence[Sequence[object]], cwd: str | Path) -> list[subprocess.CompletedProcess]:
     """Several ``python -m hyrun`` at once (a training run mostly waits on imports)."""
+    env = hyrun_env(OMP_NUM_THREADS="1")  # several processes share the cores: one thread each
     started = []
     for args in arg_lists:
         out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
-        proc = subprocess.Popen(_command(args, None), cwd=cwd, env=hyrun_env(), stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen(_command(args, None), cwd=cwd, env=env, stdout=out, stderr=err, text=True)
         started.append((args, proc, out, err))
     done = []
     for args, proc, out, err in started:

@@ -51,9 +51,11 @@ def significant_digits(number: str) -> int:
 def epoch_runs(tmp_path_factory, run_hyrun_many):
     root = tmp_path_factory.mktemp("epoch_runs")
     variants = {
-        "base": [],
+        "base": [],  # seed 0, the default
         "ignore_last_false": ["log_config.ignore_last=false"],
         "train_val": ["workflow=train_val"],
+        "seed_3": ["seed=3"],
+        "seed_3_again": ["seed=3"],
     }
     procs = run_hyrun_many([[*TRAIN, *extra, f"hydra.run.dir={root / name}"] for name, extra in variants.items()],
                            cwd=root)
@@ -195,8 +197,8 @@ def iter_runs(tmp_path_factory, run_hyrun_many):
     variants = {
         "by_iter": ["checkpoint_config.by_epoch=false", "checkpoint_config.interval=5",
                     "log_config.by_epoch=false", "log_config.interval=5"],
+        # checkpoint_config as it comes: what runner.type=iter alone writes
         "every_iter": ["log_config.by_epoch=false", "log_config.interval=1"],
-        "defaults": [],
     }
     procs = run_hyrun_many([[*ITER, *extra, f"hydra.run.dir={root / name}"] for name, extra in variants.items()],
                            cwd=root)
@@ -239,24 +241,19 @@ def test_iter_runner_logged_loss_is_the_mean_over_the_interval(iter_runs, read_m
                    "defaults to true for it too: runner.type=iter runner.max_iters=10 writes epoch_1.pth and "
                    "epoch_2.pth (the latter after 3 of epoch 2's 7 iterations), no iter_10.pth")
 def test_iter_runner_defaults_write_iter_checkpoints(iter_runs):
-    _, run_dir = iter_runs["defaults"]
+    _, run_dir = iter_runs["every_iter"]
     names = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
     assert "iter_10.pth" in names and not [n for n in names if n.startswith("epoch_")], names
 
 
 # -- seeds ---------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_same_seed_same_losses_other_seed_other_losses(tmp_path, run_hyrun_many, read_metrics):
-    common = ("data=synthetic", "model=mlp", "runner.max_epochs=1", "data.num_samples=96", "data.batch_size=32",
-              "log_config.interval=1")
-    runs = {"a": "seed=3", "b": "seed=3", "c": "seed=4"}
-    for proc in run_hyrun_many([[*common, seed, f"hydra.run.dir={tmp_path / name}"] for name, seed in runs.items()],
-                               cwd=tmp_path):
-        ok(proc)
-    losses = {name: [r["loss"] for r in train_lines(read_metrics(tmp_path / name))] for name in runs}
-    assert len(losses["a"]) == 3
-    assert losses["a"] == losses["b"]
-    assert losses["a"] != losses["c"]
+def test_same_seed_same_losses_other_seed_other_losses(epoch_runs, read_metrics):
+    losses = {name: [r["loss"] for r in train_lines(read_metrics(epoch_runs[name][1]))]
+              for name in ("seed_3", "seed_3_again", "base")}
+    assert len(losses["seed_3"]) == 4
+    assert losses["seed_3"] == losses["seed_3_again"]
+    assert losses["seed_3"] != losses["base"]  # seed 0
 
 
 # -- help and --cfg ------------------------------------------------------------------------------
