@@ -174,10 +174,6 @@ def test_train_val_workflow(epoch_runs, read_metrics):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="cli.report takes the last val record with values, which under "
-                   "workflow=train_val is the val phase's loss/time/data_time line: the console ends with "
-                   "'Final val loss ..., time ..., data_time ...' and run() returns the loss, not the "
-                   "evaluation metric (accuracy) a sweeper would optimize")
 def test_train_val_console_ends_with_the_final_accuracy(epoch_runs, read_metrics):
     proc, run_dir = epoch_runs["train_val"]
     accuracy = val_lines(read_metrics(run_dir), "accuracy")[-1]["accuracy"]
@@ -223,10 +219,7 @@ def test_iter_runner_checkpoints_and_logs_by_iteration(iter_runs, read_metrics):
 @pytest.mark.slow
 @pytest.mark.parametrize("logged_iter", [
     5,
-    pytest.param(10, marks=pytest.mark.xfail(strict=True, reason=(
-        "the train log buffer is cleared at each loader epoch (Runner._start_epoch), so with "
-        "log_config.by_epoch=false the loss logged at iter 10 is the mean over iters 8-10 (those "
-        "of epoch 2), not over the interval 6-10 (CONTRACTS C3)"))),
+    10,
 ])
 def test_iter_runner_logged_loss_is_the_mean_over_the_interval(iter_runs, read_metrics, logged_iter):
     every = {r["iter"]: r["loss"] for r in train_lines(read_metrics(iter_runs["every_iter"][1]))}
@@ -237,9 +230,6 @@ def test_iter_runner_logged_loss_is_the_mean_over_the_interval(iter_runs, read_m
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="C3 names iter_N.pth for the iter runner, but checkpoint_config.by_epoch "
-                   "defaults to true for it too: runner.type=iter runner.max_iters=10 writes epoch_1.pth and "
-                   "epoch_2.pth (the latter after 3 of epoch 2's 7 iterations), no iter_10.pth")
 def test_iter_runner_defaults_write_iter_checkpoints(iter_runs):
     _, run_dir = iter_runs["every_iter"]
     names = sorted(p.name for p in (run_dir / "checkpoints").iterdir())

@@ -97,9 +97,6 @@ def test_unknown_key_lists_the_valid_keys(tmp_path, run_hyrun):
                                    ["momentum", "dampening", "nesterov"])
 
 
-@pytest.mark.xfail(strict=True, reason="optimizer.betas of the wrong length passes validate; Adam then fails "
-                   "in build with \"IndexError('list index out of range')\", naming neither the key nor "
-                   "what is allowed (two numbers in [0, 1))")
 def test_betas_of_the_wrong_length(tmp_path, run_hyrun):
     run_dir = tmp_path / "run"
     proc = run_hyrun(*TINY, "optimizer=adam", "optimizer.betas=[0.9]", f"hydra.run.dir={run_dir}", cwd=tmp_path)

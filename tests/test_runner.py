@@ -53,7 +53,7 @@ def test_generic_methods_serve_both_phases(tmp_path):
     runner = tiny_runner(EpochBasedRunner, tmp_path, max_epochs=1)
     hook = EveryEpoch()
     runner.register_hook(hook)
-    assert set(hook.overridden_stages()) == {"before_train_epoch", "before_val_epoch",
+    assert set(hook.stages()) == {"before_train_epoch", "before_val_epoch",
                                              "after_train_iter", "after_val_iter"}
     runner.run([("train", 1), ("val", 1)])
     assert calls == [("before", "train")] + [("iter", "train")] * 3 + [("before", "val")] + [("iter", "val")] * 2

@@ -41,7 +41,7 @@ def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger |
         max_iters=cfg.runner.max_iters if runner_cls is IterBasedRunner else None,
         logger=logger, device=device, meta={"seed": seed},
     )
-    for hook, priority in default_hooks(cfg):
+    for hook, priority in default_hooks(cfg, runner_cls.by_epoch):
         runner.register_hook(hook, priority)
     if cfg.load_from:
         load_weights(runner, cfg.load_from)
@@ -62,23 +62,28 @@ def build_data(data_cfg: DictConfig, seed: int) -> dict[str, Any]:
     return build_loaders(datasets, seed=seed, **loader_kwargs)
 
 
-def default_hooks(cfg: DictConfig) -> list[tuple[Hook, Any]]:
+def default_hooks(cfg: DictConfig, runner_by_epoch: bool) -> list[tuple[Hook, Any]]:
     """The hooks a config asks for, in MMCV's order: lr, momentum, optimizer, checkpoint,
-    timer, loggers, evaluation, then the ``hooks`` group and ``custom_hooks``."""
+    timer, loggers, evaluation, then the ``hooks`` group and ``custom_hooks``.
+    A ``by_epoch`` left unset (None) follows the runner."""
+
+    def by_epoch(node: DictConfig) -> bool:
+        return runner_by_epoch if node.by_epoch is None else node.by_epoch
+
     hooks: list[tuple[Hook, Any]] = []
     hooks.append((instantiate(cfg.optimizer_config, _convert_="all"), None))
     if cfg.checkpoint_config is not None:
-        hooks.append((instantiate(cfg.checkpoint_config), None))
+        hooks.append((instantiate(cfg.checkpoint_config, by_epoch=by_epoch(cfg.checkpoint_config)), None))
     hooks.append((IterTimerHook(), None))
     log = cfg.log_config
     for logger_cfg in cfg.logger.values():
-        hooks.append((instantiate(logger_cfg, interval=log.interval, by_epoch=log.by_epoch,
+        hooks.append((instantiate(logger_cfg, interval=log.interval, by_epoch=by_epoch(log),
                                   ignore_last=log.ignore_last), None))
     show_bar = log.progress_bar if log.progress_bar is not None else sys.stderr.isatty()
     if show_bar:
         hooks.append((ProgressBarHook(), None))
     if cfg.evaluation is not None:
-        hooks.append((instantiate(cfg.evaluation, _convert_="all"), None))
+        hooks.append((instantiate(cfg.evaluation, by_epoch=by_epoch(cfg.evaluation), _convert_="all"), None))
     for section in (cfg.hooks, cfg.custom_hooks):
         for hook_cfg in section.values():
             hook_cfg = OmegaConf.to_container(hook_cfg, resolve=True)

@@ -46,12 +46,12 @@ def run(cfg: DictConfig) -> float | None:
     runner = build_runner(cfg, work_dir, logger)
     logger.info("Hooks by stage, in run order:\n%s", runner.hook_info())
     runner.run([tuple(phase) for phase in cfg.workflow.phases])
-    return report(runner, logger)
+    return report(runner, logger, cfg.evaluation.metric[0] if cfg.evaluation is not None else None)
 
 
-def report(runner, logger: logging.Logger) -> float | None:
-    """Say where the run ended: the last evaluation's metrics."""
-    evaluations = [r for r in runner.records if r["mode"] == "val" and len(r) > 3]
+def report(runner, logger: logging.Logger, metric: str | None) -> float | None:
+    """Say where the run ended: the last evaluation's metrics; return its ``metric``."""
+    evaluations = [r for r in runner.records if r["mode"] == "val" and metric in r]
     if not evaluations:
         logger.info("Done: %d epochs, %d iterations. Outputs in %s", runner.epoch, runner.iter, runner.work_dir)
         return None
@@ -60,7 +60,7 @@ def report(runner, logger: logging.Logger) -> float | None:
     summary = ", ".join(f"{k} {v:.4f}" for k, v in values.items())
     logger.info("Final val %s (epoch %d, iter %d). Outputs in %s", summary, last["epoch"], last["iter"],
                 runner.work_dir)
-    return next(iter(values.values()))
+    return last[metric]
 
 
 def main() -> None:

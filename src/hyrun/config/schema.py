@@ -109,7 +109,7 @@ class NoMomentumConfig:
 class CheckpointConfig:
     _target_: str = "hyrun.hooks.checkpoint.CheckpointHook"
     interval: int = 1
-    by_epoch: bool = True
+    by_epoch: Optional[bool] = None  # None: as the runner counts (epochs, or iterations for type=iter)
     save_optimizer: bool = True
     max_keep_ckpts: int = -1
     save_last: bool = True
@@ -121,7 +121,7 @@ class LogConfig:
     """Shared by every logger of the ``logger`` group."""
 
     interval: int = 10
-    by_epoch: bool = True
+    by_epoch: Optional[bool] = None  # None: as the runner counts
     ignore_last: bool = True
     progress_bar: Optional[bool] = None  # None: on when the console is a terminal
 
@@ -131,7 +131,7 @@ class EvaluationConfig:
     _target_: str = "hyrun.hooks.evaluation.EvalHook"
     interval: int = 1
     start: Optional[int] = None
-    by_epoch: bool = True
+    by_epoch: Optional[bool] = None  # None: as the runner counts
     metric: List[str] = field(default_factory=lambda: ["accuracy"])
     save_best: Optional[str] = None  # a metric name, or "auto" for the first metric
     rule: Optional[str] = None  # greater | less; inferred from the metric name when unset

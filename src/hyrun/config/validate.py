@@ -133,6 +133,8 @@ def _check_workflow(phases: ListConfig) -> None:
 def _check_betas(cfg: DictConfig) -> None:
     betas = OmegaConf.select(cfg, "optimizer.betas", default=None)
     if betas is not None:
+        if len(betas) != 2:
+            raise ConfigError("optimizer.betas", _plain(betas), "two numbers in [0, 1)")
         for i, beta in enumerate(betas):
             if not 0 <= beta < 1:
                 raise ConfigError(f"optimizer.betas[{i}]", beta, "a number in [0, 1)")

@@ -29,7 +29,7 @@ STAGES = (
     "after_load_checkpoint",
 )
 
-# Stage -> the generic method it falls back to, for the trigger check in `overridden_stages`.
+# Stage -> the generic method it falls back to, for the check in `stages`.
 _GENERIC = {
     "before_train_epoch": "before_epoch",
     "before_val_epoch": "before_epoch",
@@ -110,8 +110,9 @@ class Hook:
         return runner.iter + 1 == runner.max_iters
 
     # -- introspection -----------------------------------------------------------------
-    def overridden_stages(self) -> list[str]:
-        """The stages at which this hook does something (MMCV's ``get_triggered_stages``)."""
+    def stages(self) -> list[str]:
+        """The stages the runner calls this hook at: those it overrides (MMCV's
+        ``get_triggered_stages``). A hook may narrow it to what its settings use."""
         cls = type(self)
         stages = []
         for stage in STAGES:

@@ -24,6 +24,10 @@ class CheckpointHook(Hook):
     def before_run(self, runner) -> None:
         self.folder = Path(self.out_dir) if self.out_dir else runner.work_dir / "checkpoints"
 
+    def stages(self) -> list[str]:
+        skip = "after_train_iter" if self.by_epoch else "after_train_epoch"
+        return [s for s in super().stages() if s != skip]
+
     def after_train_epoch(self, runner) -> None:
         if self.by_epoch and (self.every_n_epochs(runner, self.interval)
                               or (self.save_last and self.is_last_epoch(runner))):

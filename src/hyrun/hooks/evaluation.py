@@ -42,6 +42,10 @@ class EvalHook(Hook):
         self.best_path: Path | None = None
         self._initial = True
 
+    def stages(self) -> list[str]:
+        unit = "epoch" if self.by_epoch else "iter"  # idle per-iteration calls cost ~0.3 us each
+        return [s for s in super().stages() if s.endswith(unit) or not s.endswith(("epoch", "iter"))]
+
     # -- when (MMCV EvalHook, exactly) -------------------------------------------------
     def before_train_epoch(self, runner) -> None:
         if self.by_epoch and self._initial:

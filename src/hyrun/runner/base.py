@@ -69,7 +69,9 @@ class Runner:
         self.data_batch: Any = None
         self.outputs: dict[str, Any] = {}
         self.should_stop = False  # set by a hook (early stopping, time limit, signal) to end the run
-        self._log_buffers = {"train": LogBuffer(), "val": LogBuffer()}
+        # train values run on across epochs (a logger's window may span two); a val phase's
+        # values are its own
+        self._log_buffers = {"train": LogBuffer(keep=1), "val": LogBuffer()}
         self.log_buffer = self._log_buffers["train"]
         self.records: list[dict[str, Any]] = []
 
@@ -104,7 +106,7 @@ class Runner:
         keys = [h.priority for h in self._hooks]
         self._hooks.insert(bisect.bisect_right(keys, hook.priority), hook)
         self._dispatch = {
-            stage: [getattr(h, stage) for h in self._hooks if stage in h.overridden_stages()]
+            stage: [getattr(h, stage) for h in self._hooks if stage in h.stages()]
             for stage in STAGES
         }
 
@@ -116,7 +118,7 @@ class Runner:
         """Each stage's hooks in run order with their priorities (MMCV's get_hook_info)."""
         lines = []
         for stage in STAGES:
-            hooks = [h for h in self._hooks if stage in h.overridden_stages()]
+            hooks = [h for h in self._hooks if stage in h.stages()]
             if not hooks:
                 continue
             lines.append(f"{stage}:")
@@ -158,7 +160,8 @@ class Runner:
         self.data_loader = self.data_loaders[phase]
         self.iters_per_epoch = len(self.data_loader)
         self.log_buffer = self._log_buffers[phase]
-        self.log_buffer.clear()
+        if phase == "val":
+            self.log_buffer.clear()
         sampler = getattr(self.data_loader, "sampler", None)
         if phase == "train" and hasattr(sampler, "set_epoch"):
             sampler.set_epoch(self.epoch)

@@ -3,9 +3,9 @@ the records it gets.
 
 A logger implements ``log(runner, record)``. A record is a flat dict: ``mode``
 ("train" | "val"), ``epoch`` (1-based), ``iter`` (finished training iterations), then
-values. Train records are made here at the interval from the runner's log buffer (means
-over the interval, MMCV's rule at the end of an epoch included); val records are the
-ones hooks and the val phase ``publish`` on the runner.
+values. Train records are made here at the interval from the runner's log buffer: means
+over the last ``interval`` iterations (also at the end of an epoch with ignore_last=False,
+MMCV's rule); val records are the ones hooks and the val phase ``publish`` on the runner.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ class LoggerHook(Hook):
 
     def before_run(self, runner) -> None:
         self._next_record = len(runner.records)
+        runner.log_buffer.keep_at_least(self.interval)
 
     def after_train_iter(self, runner) -> None:
         if self.by_epoch:
