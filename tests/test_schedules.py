@@ -532,9 +532,9 @@ def test_build_from_config():
     (lambda: Warmup("linear", 10, 1.5), r"warmup_ratio must be in \(0, 1\]"),
     (lambda: Warmup("cosine", 10, 0.1), "unknown warmup 'cosine'"),
     (lambda: Warmup("exp", 0, 0.1), "warmup_iters must be a positive integer"),
-    (lambda: CosineAnnealingLr(min_lr=0.0, min_lr_ratio=0.1), "exactly one of min_lr and min_lr_ratio"),
-    (lambda: LinearAnnealingLr(), "exactly one of min_lr and min_lr_ratio"),
-    (lambda: CosineAnnealingMomentum(), "exactly one of min_momentum and min_momentum_ratio"),
+    (lambda: CosineAnnealingLr(min_lr=0.0, min_lr_ratio=0.1), "one of min_lr and min_lr_ratio, not both"),
+    (lambda: CosineAnnealingMomentum(min_momentum=0.8, min_momentum_ratio=0.5),
+     "one of min_momentum and min_momentum_ratio, not both"),
     (lambda: FlatCosineAnnealingLr(1.5, min_lr=0.0), r"start_percent must be a number in \[0, 1\]"),
     (lambda: CosineRestartLr([10, 20], min_lr=0.0), "same length"),
     (lambda: CosineRestartLr([10, -5], [1, 1], min_lr=0.0), "periods must be"),
@@ -560,3 +560,9 @@ def test_runtime_errors_are_value_errors_with_reasons():
         CyclicLr(cyclic_times=5).regular(1.0, at(0, 4, 1))
     with pytest.raises(ValueError, match="max_lr has 1 values for 2 param groups"):
         OneCycleLr([0.1]).base_values([0.1, 0.2])
+
+
+def test_annealing_without_a_target_anneals_to_zero():
+    progress = Progress(epoch=3, iter=30, max_epochs=4, max_iters=40, epoch_len=10)
+    assert CosineAnnealingLr().regular(0.1, progress) == CosineAnnealingLr(min_lr=0.0).regular(0.1, progress)
+    assert LinearAnnealingLr().regular(0.1, progress) == pytest.approx(0.1 * (1 - 3 / 4), rel=1e-12)

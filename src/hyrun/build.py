@@ -67,23 +67,28 @@ def default_hooks(cfg: DictConfig, runner_by_epoch: bool) -> list[tuple[Hook, An
     timer, loggers, evaluation, then the ``hooks`` group and ``custom_hooks``.
     A ``by_epoch`` left unset (None) follows the runner."""
 
-    def by_epoch(node: DictConfig) -> bool:
+    def counts_epochs(node: DictConfig) -> bool:
         return runner_by_epoch if node.by_epoch is None else node.by_epoch
 
     hooks: list[tuple[Hook, Any]] = []
+    for schedule in (cfg.lr_config, cfg.momentum_config):
+        if schedule is not None:
+            # by_epoch unset: the policy's own default, or iterations for the iter runner
+            by_epoch = False if schedule.by_epoch is None and not runner_by_epoch else schedule.by_epoch
+            hooks.append((instantiate(schedule, by_epoch=by_epoch, _convert_="all"), None))
     hooks.append((instantiate(cfg.optimizer_config, _convert_="all"), None))
     if cfg.checkpoint_config is not None:
-        hooks.append((instantiate(cfg.checkpoint_config, by_epoch=by_epoch(cfg.checkpoint_config)), None))
+        hooks.append((instantiate(cfg.checkpoint_config, by_epoch=counts_epochs(cfg.checkpoint_config)), None))
     hooks.append((IterTimerHook(), None))
     log = cfg.log_config
     for logger_cfg in cfg.logger.values():
-        hooks.append((instantiate(logger_cfg, interval=log.interval, by_epoch=by_epoch(log),
+        hooks.append((instantiate(logger_cfg, interval=log.interval, by_epoch=counts_epochs(log),
                                   ignore_last=log.ignore_last), None))
     show_bar = log.progress_bar if log.progress_bar is not None else sys.stderr.isatty()
     if show_bar:
         hooks.append((ProgressBarHook(), None))
     if cfg.evaluation is not None:
-        hooks.append((instantiate(cfg.evaluation, by_epoch=by_epoch(cfg.evaluation), _convert_="all"), None))
+        hooks.append((instantiate(cfg.evaluation, by_epoch=counts_epochs(cfg.evaluation), _convert_="all"), None))
     for section in (cfg.hooks, cfg.custom_hooks):
         for hook_cfg in section.values():
             hook_cfg = OmegaConf.to_container(hook_cfg, resolve=True)

@@ -5,13 +5,14 @@ not pay, so the fields are cached per torch version in the user's cache folder.
 """
 from __future__ import annotations
 
-import dataclasses
 import importlib.metadata
 import inspect
 import json
 import os
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List
+
+from hyrun.config.generate import config_class
 
 # Where the seed tutorial gives settings, the preset starts from them (it shows
 # SGD lr=0.02 momentum=0.9 weight_decay=1e-4 and Adam lr=3e-4 weight_decay=1e-4);
@@ -54,17 +55,9 @@ def optimizer_schemas() -> dict[str, type]:
 
 def make_schema(class_name: str, fields: list[tuple[str, str, Any]], target: str) -> type:
     preset = SEED_PRESETS.get(class_name, {})
-    spec: list[tuple[str, Any, Any]] = [("_target_", str, dataclasses.field(default=target))]
-    for name, type_name, default in fields:
-        default = preset.get(name, default)
-        field_type = _TYPES[type_name]
-        if default is None:
-            field_type = Optional[field_type]
-        if isinstance(default, list):
-            spec.append((name, field_type, dataclasses.field(default_factory=lambda d=default: list(d))))
-        else:
-            spec.append((name, field_type, dataclasses.field(default=default)))
-    return dataclasses.make_dataclass(f"{class_name}Config", spec)
+    spec = [("_target_", str, target)]
+    spec += [(name, _TYPES[type_name], preset.get(name, default)) for name, type_name, default in fields]
+    return config_class(f"{class_name}Config", spec)
 
 
 def signature_fields(cls: type) -> list[tuple[str, str, Any]]:

@@ -90,20 +90,6 @@ class OptimizerHookConfig:
     grad_clip: Optional[GradClipConfig] = None
 
 
-@dataclass
-class FixedLrConfig:
-    """lr_config=fixed: the optimizer's lr, unchanged (MMCV's FixedLrUpdaterHook)."""
-
-    policy: str = "fixed"
-
-
-@dataclass
-class NoMomentumConfig:
-    """momentum_config=none: the optimizer's momentum, unchanged."""
-
-    policy: str = "none"
-
-
 # -- hooks --------------------------------------------------------------------------------
 @dataclass
 class CheckpointConfig:
@@ -158,8 +144,8 @@ class Config:
     data: Any = MISSING
     optimizer: Any = MISSING
     optimizer_config: OptimizerHookConfig = MISSING
-    lr_config: Any = MISSING
-    momentum_config: Any = MISSING
+    lr_config: Any = MISSING  # one policy's config (hyrun.config.schedules)
+    momentum_config: Any = None  # one policy's config, or None (momentum_config=none)
     workflow: WorkflowConfig = MISSING
     hooks: Dict[str, Any] = field(default_factory=dict)
     logger: Dict[str, Any] = field(default_factory=dict)

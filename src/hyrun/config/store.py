@@ -9,6 +9,7 @@ from hydra.core.config_store import ConfigStore
 
 from hyrun.config import schema
 from hyrun.config.optimizers import optimizer_schemas
+from hyrun.config.schedules import lr_schemas, momentum_schemas
 
 # The groups whose options several may be selected at once (hooks=[a,b]); an option's
 # node is stored under its own name inside the group's mapping.
@@ -31,8 +32,10 @@ def register_configs() -> None:
     cs.store(group="optimizer_config", name="default", node=schema.OptimizerHookConfig)
     cs.store(group="optimizer_config", name="grad_clip",
              node=schema.OptimizerHookConfig(grad_clip=schema.GradClipConfig()))
-    cs.store(group="lr_config", name="fixed", node=schema.FixedLrConfig)
-    cs.store(group="momentum_config", name="none", node=schema.NoMomentumConfig)
+    for name, lr_schema in lr_schemas().items():
+        cs.store(group="lr_config", name=name, node=lr_schema)
+    for name, momentum_schema in momentum_schemas().items():
+        cs.store(group="momentum_config", name=name, node=momentum_schema)
 
     store_multi(cs, "hooks", "empty_cache", schema.EmptyCacheConfig)
     store_multi(cs, "logger", "text", schema.TextLoggerConfig)

@@ -62,6 +62,7 @@ def validate(cfg: DictConfig) -> None:
     _check_runner(cfg)
     _check_workflow(cfg.workflow.phases)
     _check_betas(cfg)
+    _check_schedules(cfg)
     _check_evaluation(cfg)
     _check_hooks(cfg)
     import_custom_modules(cfg.custom_imports)
@@ -138,6 +139,33 @@ def _check_betas(cfg: DictConfig) -> None:
         for i, beta in enumerate(betas):
             if not 0 <= beta < 1:
                 raise ConfigError(f"optimizer.betas[{i}]", beta, "a number in [0, 1)")
+
+
+def _check_schedules(cfg: DictConfig) -> None:
+    """Build each schedule's policy (pure, cheap): its own checks name what is wrong."""
+    from hyrun.optim.lr_policies import build_lr_schedule
+    from hyrun.optim.momentum_policies import build_momentum_schedule
+
+    iter_runner = cfg.runner.type.name == "iter"
+    for key, build in (("lr_config", build_lr_schedule), ("momentum_config", build_momentum_schedule)):
+        node = cfg[key]
+        if node is None:
+            continue
+        params = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if k != "_target_"}
+        if params.get("by_epoch") is None:
+            params.pop("by_epoch", None)
+            if iter_runner:
+                params["by_epoch"] = False
+        elif iter_runner and params["by_epoch"]:
+            raise ConfigError(f"{key}.by_epoch", True, "false with runner.type=iter (it counts iterations)")
+        try:
+            build(params)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(key, params.get("policy"), f"valid {key} settings: {error}") from None
+    if cfg.momentum_config is not None and not {"momentum", "betas"} & set(cfg.optimizer):
+        raise ConfigError("momentum_config", cfg.momentum_config.policy,
+                          f"momentum_config=none for an optimizer without momentum or betas "
+                          f"({cfg.optimizer._target_})")
 
 
 def _check_evaluation(cfg: DictConfig) -> None:

@@ -93,15 +93,19 @@ def check_anneal(strategy: str) -> None:
 
 
 def check_target(name: str, value: float | None, ratio: float | None) -> None:
-    """MMCV asserts that exactly one of ``min_lr`` / ``min_lr_ratio`` (or momentum's) is set."""
-    if (value is None) == (ratio is None):
-        raise ValueError(f"set exactly one of {name} and {name}_ratio, "
+    """MMCV asserts that exactly one of ``min_lr`` / ``min_lr_ratio`` (or momentum's) is set.
+    hyrun also takes neither, meaning ``min_lr=0``, so ``lr_config=cosine_annealing`` runs as is."""
+    if value is not None and ratio is not None:
+        raise ValueError(f"set one of {name} and {name}_ratio, not both: "
                          f"got {name}={value!r}, {name}_ratio={ratio!r}")
 
 
 def target(base: float, value: float | None, ratio: float | None) -> float:
-    """The end value: ``ratio * base`` (per group, from its own base) or the absolute ``value``."""
-    return base * ratio if ratio is not None else value  # type: ignore[return-value]
+    """The end value: ``ratio * base`` (per group, from its own base), the absolute ``value``,
+    or 0 when neither is set."""
+    if ratio is not None:
+        return base * ratio
+    return 0.0 if value is None else value
 
 
 def check_by_iter(name: str, by_epoch: bool) -> None:
