@@ -78,16 +78,32 @@ class MLPConfig:
 
 
 # -- optimization -------------------------------------------------------------------------
+class ClipType(Enum):
+    norm = "norm"  # scale all gradients so that their total norm is at most max_norm
+    value = "value"  # clamp each gradient element to [-clip_value, clip_value]
+
+
 @dataclass
 class GradClipConfig:
+    type: ClipType = ClipType.norm
     max_norm: float = 35.0
     norm_type: float = 2.0
+    clip_value: float = 1.0
+
+
+@dataclass
+class AmpConfig:
+    dtype: str = "auto"  # auto (float16 on CUDA, bfloat16 on CPU) | float16 | bfloat16
+    loss_scale: Any = "dynamic"  # float16 only: dynamic | a number (static) | GradScaler arguments
 
 
 @dataclass
 class OptimizerHookConfig:
     _target_: str = "hyrun.hooks.optimizer.OptimizerHook"
     grad_clip: Optional[GradClipConfig] = None
+    cumulative_iters: int = 1  # accumulate the gradients of this many iterations per step
+    amp: Optional[AmpConfig] = None
+    detect_anomalous_params: bool = False
 
 
 # -- hooks --------------------------------------------------------------------------------

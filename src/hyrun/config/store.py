@@ -31,7 +31,8 @@ def register_configs() -> None:
         cs.store(group="optimizer", name=name, node=optimizer_schema)
     cs.store(group="optimizer_config", name="default", node=schema.OptimizerHookConfig)
     cs.store(group="optimizer_config", name="grad_clip",
-             node=schema.OptimizerHookConfig(grad_clip=schema.GradClipConfig()))
+             node=schema.OptimizerHookConfig(grad_clip=schema.GradClipConfig()))  # the seed's max_norm=35
+    cs.store(group="optimizer_config", name="amp", node=schema.OptimizerHookConfig(amp=schema.AmpConfig()))
     for name, lr_schema in lr_schemas().items():
         cs.store(group="lr_config", name=name, node=lr_schema)
     for name, momentum_schema in momentum_schemas().items():

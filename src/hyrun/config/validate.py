@@ -50,6 +50,8 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "optimizer.momentum": at_least(0),
     "optimizer.eps": at_least(0),
     "optimizer_config.grad_clip.max_norm": above(0),
+    "optimizer_config.grad_clip.clip_value": above(0),
+    "optimizer_config.cumulative_iters": at_least(1),
 }
 
 
@@ -63,6 +65,7 @@ def validate(cfg: DictConfig) -> None:
     _check_workflow(cfg.workflow.phases)
     _check_betas(cfg)
     _check_schedules(cfg)
+    _check_amp(cfg)
     _check_evaluation(cfg)
     _check_hooks(cfg)
     import_custom_modules(cfg.custom_imports)
@@ -139,6 +142,19 @@ def _check_betas(cfg: DictConfig) -> None:
         for i, beta in enumerate(betas):
             if not 0 <= beta < 1:
                 raise ConfigError(f"optimizer.betas[{i}]", beta, "a number in [0, 1)")
+
+
+def _check_amp(cfg: DictConfig) -> None:
+    amp = cfg.optimizer_config.amp
+    if amp is None:
+        return
+    if amp.dtype not in ("auto", "float16", "bfloat16"):
+        raise ConfigError("optimizer_config.amp.dtype", amp.dtype, "auto, float16 or bfloat16")
+    scale = amp.loss_scale
+    if not (scale == "dynamic" or isinstance(scale, DictConfig)
+            or (isinstance(scale, (int, float)) and not isinstance(scale, bool) and scale > 0)):
+        raise ConfigError("optimizer_config.amp.loss_scale", _plain(scale),
+                          "dynamic, a number > 0 (a static scale) or GradScaler's arguments")
 
 
 def _check_schedules(cfg: DictConfig) -> None:
