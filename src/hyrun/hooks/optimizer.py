@@ -37,6 +37,7 @@ class OptimizerHook(Hook):
         self.detect_anomalous_params = detect_anomalous_params
         self.scaler: torch.amp.GradScaler | None = None
         self._scaler_state: dict | None = None  # from a checkpoint loaded before the run
+        self._static_scale: float | None = None
         self._autocast = None
 
     # -- set-up ------------------------------------------------------------------------
@@ -68,8 +69,9 @@ class OptimizerHook(Hook):
             scale = self.amp.get("loss_scale", "dynamic")
             if scale == "dynamic":
                 kwargs: dict[str, Any] = {}
-            elif isinstance(scale, (int, float)):  # static: never grows, never backs off
-                kwargs = {"init_scale": float(scale), "growth_factor": 1.0, "backoff_factor": 1.0}
+            elif isinstance(scale, (int, float)):  # static: reset to it after every step (as MMCV)
+                self._static_scale = float(scale)
+                kwargs = {"init_scale": float(scale)}
             else:
                 kwargs = dict(scale)
             self.scaler = torch.amp.GradScaler(device, **kwargs)
@@ -107,7 +109,7 @@ class OptimizerHook(Hook):
                 runner.log_buffer.update({"grad_norm": grad_norm})
         if self.scaler is not None:
             self.scaler.step(optimizer)
-            self.scaler.update()
+            self.scaler.update(self._static_scale)
         else:
             optimizer.step()
         optimizer.zero_grad(set_to_none=True)
