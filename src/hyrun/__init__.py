@@ -18,6 +18,7 @@ _EXPORTS = {
     "LoggerHook": "hyrun.hooks.logger.base",
     "build_optimizer": "hyrun.optim.builder",
     "build_runner": "hyrun.build",
+    "register": "hyrun.registry",
 }
 __all__ = list(_EXPORTS)
 

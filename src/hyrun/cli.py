@@ -36,8 +36,7 @@ def run(cfg: DictConfig) -> float | None:
     except ConfigError as error:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        print(f"Error in config: {error}", file=sys.stderr)
-        sys.exit(2)
+        _exit_with(str(error))
 
     from hyrun.build import build_runner
 
@@ -64,14 +63,26 @@ def report(runner, logger: logging.Logger, metric: str | None) -> float | None:
 
 
 def main() -> None:
-    register_configs()
-    from hyrun.config.choices import unknown_choice
+    from hyrun.config.choices import custom_imports_in, unknown_choice
+    from hyrun.config.errors import ConfigError
+    from hyrun.config.validate import import_custom_modules
+    from hyrun.registry import load_plugins
 
+    register_configs()
+    try:
+        load_plugins()
+        import_custom_modules(custom_imports_in(sys.argv[1:]))
+    except ConfigError as error:
+        _exit_with(str(error))
     problem = unknown_choice(sys.argv[1:], config_dir())
     if problem is not None:
-        print(f"Error in config: {problem}", file=sys.stderr)
-        sys.exit(2)
+        _exit_with(problem)
     run()
+
+
+def _exit_with(problem: str) -> None:
+    print(f"Error in config: {problem}", file=sys.stderr)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
-"""Checks the options named for multi-select groups (``hooks=[a,b]``) before Hydra composes:
-Hydra's own error for those names the bad option but not the valid ones (CONTRACTS C4)."""
+"""What hyrun reads off the command line before Hydra composes: the options named for
+multi-select groups (``hooks=[a,b]``; Hydra's own error for those names the bad option but
+not the valid ones, CONTRACTS C4), and ``custom_imports``, whose registrations must be in
+place before composing."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -38,6 +40,21 @@ def unknown_choice(args: Sequence[str], config_dir: str | Path) -> str | None:
                     return (f"{group}={override.input_line.split('=', 1)[1]}: no option {name!r} in group "
                             f"'{group}'. Available options: {', '.join(options)}")
     return None
+
+
+def custom_imports_in(args: Sequence[str]) -> list[str]:
+    """The modules a ``custom_imports=[...]`` override on the command line names."""
+    overrides = [a for a in args if "=" in a and not a.startswith("-")]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException:
+        return []
+    modules: list[str] = []
+    for override in parsed:
+        if override.key_or_group == "custom_imports" and not override.is_delete():
+            value = override.value()
+            modules += [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    return modules
 
 
 def _has_group(group: str) -> bool:

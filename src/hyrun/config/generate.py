@@ -17,6 +17,8 @@ def config_class(class_name: str, spec: list[tuple[str, Any, Any]]) -> type:
             field_type = Optional[field_type]
         if isinstance(default, (list, tuple)):
             fields.append((name, field_type, dataclasses.field(default_factory=lambda d=default: list(d))))
+        elif dataclasses.is_dataclass(default):
+            fields.append((name, field_type, dataclasses.field(default_factory=lambda d=default: dataclasses.replace(d))))
         else:
             fields.append((name, field_type, dataclasses.field(default=default)))
     return dataclasses.make_dataclass(class_name, fields)

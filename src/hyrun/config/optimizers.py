@@ -10,7 +10,7 @@ import inspect
 import json
 import os
 from pathlib import Path
-from typing import Any, List
+from typing import Any, List, Optional
 
 from hyrun.config.generate import config_class
 
@@ -22,7 +22,7 @@ SEED_PRESETS: dict[str, dict[str, Any]] = {
     "Adam": {"lr": 0.0003, "weight_decay": 0.0001},
 }
 
-_TYPES = {"bool": bool, "int": int, "float": float, "str": str, "any": Any,
+TYPES = {"bool": bool, "int": int, "float": float, "str": str, "any": Any,
           "floats": List[float], "list": List[Any]}
 _CACHE_FORMAT = 1
 
@@ -54,20 +54,27 @@ def optimizer_schemas() -> dict[str, type]:
 
 
 def make_schema(class_name: str, fields: list[tuple[str, str, Any]], target: str) -> type:
+    """The optimizer's own fields, then MMCV's ``paramwise_cfg`` and ``constructor``."""
+    from hyrun.config.schema import ParamwiseConfig
+
     preset = SEED_PRESETS.get(class_name, {})
     spec = [("_target_", str, target)]
-    spec += [(name, _TYPES[type_name], preset.get(name, default)) for name, type_name, default in fields]
+    spec += [(name, TYPES[type_name], preset.get(name, default)) for name, type_name, default in fields]
+    spec += [("paramwise_cfg", ParamwiseConfig, ParamwiseConfig()), ("constructor", Optional[str], None)]
     return config_class(f"{class_name}Config", spec)
 
 
 def signature_fields(cls: type) -> list[tuple[str, str, Any]]:
-    """The typed fields of an optimizer class's ``__init__`` (all but ``params``)."""
+    """The typed fields of a class's ``__init__`` (all but ``params``); a required argument is
+    ``???`` (missing until set)."""
     fields = []
     for name, param in inspect.signature(cls).parameters.items():
         if name in ("self", "params") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
-        default = None if param.default is param.empty else param.default
-        fields.append((name, _type_name(param.annotation, default), _jsonable(default)))
+        if param.default is param.empty:  # required: the config says ??? until it is set
+            fields.append((name, "any", "???"))
+            continue
+        fields.append((name, _type_name(param.annotation, param.default), _jsonable(param.default)))
     return fields
 
 

@@ -78,6 +78,20 @@ class MLPConfig:
 
 
 # -- optimization -------------------------------------------------------------------------
+@dataclass
+class ParamwiseConfig:
+    """MMCV's paramwise_cfg (DefaultOptimizerConstructor); unset fields do not apply."""
+
+    bias_lr_mult: Optional[float] = None
+    bias_decay_mult: Optional[float] = None
+    norm_decay_mult: Optional[float] = None
+    dwconv_decay_mult: Optional[float] = None
+    flat_decay_mult: Optional[float] = None  # MMEngine's: 1-D parameters
+    # a substring of parameter names -> {lr_mult, decay_mult} (each 1 when not given)
+    custom_keys: Dict[str, Any] = field(default_factory=dict)
+    bypass_duplicate: bool = False
+
+
 class ClipType(Enum):
     norm = "norm"  # scale all gradients so that their total norm is at most max_norm
     value = "value"  # clamp each gradient element to [-clip_value, clip_value]

@@ -57,6 +57,9 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError for the first problem found."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(missing[0], "???", "a value: it is required")
     for key, (ok, allowed) in RANGES.items():
         value = OmegaConf.select(cfg, key, default=None)
         if value is not None and isinstance(value, (int, float)) and not ok(value):
@@ -71,6 +74,7 @@ def validate(cfg: DictConfig) -> None:
     import_custom_modules(cfg.custom_imports)
     for key, target in targets(cfg):
         _check_target(key, target)
+    _check_optimizer(cfg)
 
 
 def import_custom_modules(modules: list[str] | ListConfig) -> None:
@@ -111,6 +115,23 @@ def _check_target(key: str, target: str) -> None:
     if module is None or not hasattr(module, attribute):
         raise ConfigError(key, target, f"an importable class or function (no {attribute!r} "
                                        f"in module {module_name!r})")
+
+
+def _check_optimizer(cfg: DictConfig) -> None:
+    """The arguments fit the optimizer class, and paramwise_cfg is MMCV's."""
+    from hyrun.optim.builder import CONSTRUCTOR_KEY, PARAMWISE_KEY, set_fields, optimizer_arguments
+    from hyrun.optim.paramwise import DefaultOptimizerConstructor
+
+    try:
+        arguments = optimizer_arguments(cfg.optimizer)
+    except ValueError as error:
+        raise ConfigError("optimizer", cfg.optimizer._target_, f"arguments the class takes: {error}") from None
+    paramwise = set_fields(arguments.pop(PARAMWISE_KEY, None))
+    if arguments.pop(CONSTRUCTOR_KEY, None) is None and paramwise:
+        try:
+            DefaultOptimizerConstructor(arguments, paramwise)
+        except ValueError as error:
+            raise ConfigError("optimizer.paramwise_cfg", paramwise, str(error)) from None
 
 
 def _check_runner(cfg: DictConfig) -> None:

@@ -1,0 +1,1 @@
+"""Modules a user would write: registered optimizer, hook and constructor (imported by tests)."""

@@ -1,0 +1,49 @@
+"""A user's own optimizer, optimizer constructor and hook, registered with hyrun."""
+from __future__ import annotations
+
+import torch
+
+from hyrun import Hook, register
+
+
+@register("optimizer")
+class MyOptimizer(torch.optim.Optimizer):
+    """Plain SGD whose step is ``lr * a * grad``; ``b`` is checked to reach it."""
+
+    def __init__(self, params, lr: float = 0.1, a: float = 1.0, b: int = 0):
+        super().__init__(params, {"lr": lr, "a": a, "b": b})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad, alpha=-group["lr"] * group["a"])
+
+
+@register("optimizer_constructor")
+class FrozenBiasConstructor:
+    """Leaves biases out of the optimizer."""
+
+    def __init__(self, optimizer_cfg, paramwise_cfg=None):
+        self.optimizer_cfg = dict(optimizer_cfg)
+
+    def __call__(self, model):
+        from hydra.utils import get_class
+
+        kwargs = {k: v for k, v in self.optimizer_cfg.items() if not k.startswith("_")}
+        weights = [p for name, p in model.named_parameters() if not name.endswith("bias")]
+        return get_class(self.optimizer_cfg["_target_"])(weights, **kwargs)
+
+
+@register("hooks")
+class CountingHook(Hook):
+    priority = "HIGH"
+
+    def __init__(self, every: int = 1):
+        self.every, self.count = every, 0
+
+    def after_train_iter(self, runner):
+        if self.every_n_iters(runner, self.every):
+            self.count += 1
+            runner.log_buffer.update({"counted": float(self.count)})
