@@ -435,3 +435,51 @@ def test_resumed_run_continues_with_the_values_of_an_uninterrupted_one(tmp_path)
     # val loss (random labels) rises after epoch 2: that record, read only at the start of epoch 3,
     # crossed the checkpoint unread; the one after epoch 3 falls in the cooldown
     assert decay[:6] == [0.01] * 6 and all(close(d, 0.001) for d in decay[6:])
+
+
+def test_iter_runner_and_values(tmp_path):
+    from hyrun.runner.iter import IterBasedRunner
+
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    runner = IterBasedRunner(model, torch.optim.SGD(model.parameters(), lr=0.1), tiny_loaders(), tmp_path,
+                             max_iters=7, logger=logging.getLogger("hyrun.test"))
+    hook = ParamSchedulerHook([{"type": "linear", "param_name": "lr", "start_factor": 0.25, "end": 4,
+                                "by_epoch": False},
+                               {"type": "exponential", "param_name": "lr", "gamma": 0.5}])
+    seen = Seen(lambda g: g["lr"])
+    for h in (OptimizerHook(), hook, seen):
+        runner.register_hook(h)
+    runner.run([("train", 7)])
+    # 3 iterations per epoch: warmup over iterations 0-3, halved at each epoch boundary
+    expected = [0.025, 0.05, 0.075, 0.05, 0.05, 0.05, 0.025]
+    assert all(close(a, b) for a, b in zip(seen.values, expected)) and len(seen.values) == 7
+    assert [hook.values(i, i // 3)["lr"][0] for i in range(7)] == seen.values
+
+
+def test_plateau_that_never_sees_its_metric_warns(caplog):
+    hook = ParamSchedulerHook([{"type": "reduce_on_plateau", "param_name": "lr", "monitor": "accuracy"}])
+
+    def publish(runner, epoch):
+        runner.records.append({"mode": "val", "epoch": epoch + 1, "loss": 1.0})
+
+    runner = fake_runner([{"lr": 0.1}], 2, 1)
+    hook_values(hook, runner, lr_of, publish)
+    with caplog.at_level(logging.WARNING, logger="hyrun.test"):
+        hook.after_run(runner)
+    assert "monitors 'accuracy', but the val records have only ['loss']" in caplog.text
+
+
+def test_plateau_reduces_the_value_epoch_schedulers_already_moved():
+    # MMEngine steps epoch schedulers in after_train_epoch, before validation: the plateau then
+    # sees next epoch's value. After epoch 2 that is 0.0625, whose reduction floors at 0.1 and is
+    # dropped; had it read epoch 2's own 0.125, it would have cut it to 0.1.
+    hook = ParamSchedulerHook([{"type": "exponential", "param_name": "lr", "gamma": 0.5},
+                               {"type": "reduce_on_plateau", "param_name": "lr", "factor": 0.5, "patience": 0,
+                                "min_value": 0.1}])
+
+    def publish(runner, epoch):  # a loss that only gets worse
+        runner.records.append({"mode": "val", "epoch": epoch + 1, "loss": float(epoch)})
+
+    got = hook_values(hook, fake_runner([{"lr": 1.0}], 5, 1), lr_of, publish)
+    assert [v[0] for v in got] == [1.0, 0.5, 0.125, 0.0625, 0.03125]

@@ -28,16 +28,7 @@ def config_dir() -> str:
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
 def run(cfg: DictConfig) -> float | None:
     """One job: returns the last evaluated value of the first metric (for sweepers)."""
-    from hyrun.config.errors import ConfigError
-    from hyrun.config.validate import validate
-
-    try:
-        validate(cfg)
-    except ConfigError as error:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        _exit_with(str(error))
-
+    validated(cfg)
     from hyrun.build import build_runner
 
     work_dir = cfg.work_dir or HydraConfig.get().runtime.output_dir
@@ -62,7 +53,22 @@ def report(runner, logger: logging.Logger, metric: str | None) -> float | None:
     return last[metric]
 
 
-def main() -> None:
+def validated(cfg: DictConfig) -> None:
+    """Stop with a short message (CONTRACTS C4) if the composed config is not valid."""
+    from hyrun.config.errors import ConfigError
+    from hyrun.config.validate import validate
+
+    try:
+        validate(cfg)
+    except ConfigError as error:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        _exit_with(str(error))
+
+
+def prepare() -> None:
+    """Before Hydra composes: the schema, plugins and custom_imports registered, the
+    multi-select group options checked."""
     from hyrun.config.choices import custom_imports_in, unknown_choice
     from hyrun.config.errors import ConfigError
     from hyrun.config.validate import import_custom_modules
@@ -77,6 +83,10 @@ def main() -> None:
     problem = unknown_choice(sys.argv[1:], config_dir())
     if problem is not None:
         _exit_with(problem)
+
+
+def main() -> None:
+    prepare()
     run()
 
 

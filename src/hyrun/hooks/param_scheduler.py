@@ -20,8 +20,11 @@ A hook with no iteration-stepped schedulers is not called per iteration at all.
 Plateau. ``reduce_on_plateau`` reads val records (``mode == "val"`` with the monitored key)
 that EvalHook (LOW, in ``after_train_epoch``) or the workflow's val phase published, at the
 next ``before_train_epoch``: after both sources, before the next training step, i.e. when
-MMEngine's ``after_val_epoch`` would have acted. One record is one MMEngine ``step(metrics)``.
-A reduction is kept as a per-group multiplier (so the fold stays exact and resumable).
+MMEngine's ``after_val_epoch`` would have acted. One record is one MMEngine ``step(metrics)``;
+a record counts when ``begin <= record["epoch"] < end`` (epochs finished when it was made), so
+with the default ``end`` the evaluation after the last epoch is ignored, as in MMEngine. Like
+MMEngine it reduces the value the epoch-stepped schedulers have already moved to the next
+epoch. A reduction is kept as a per-group multiplier, so the fold stays exact and resumable.
 
 Checkpoints. ``before_save_checkpoint`` stores the bases, each plateau's counters and
 multipliers, and the val records not yet read, under ``checkpoint["hooks"]["ParamSchedulerHook"]``
@@ -177,6 +180,7 @@ class ParamSchedulerHook(Hook):
 
     # -- when ----------------------------------------------------------------------------
     def before_train_epoch(self, runner: Runner) -> None:
+        self._write_all(runner)
         # after the write: MMEngine's plateau reduces the value the epoch schedulers have just set
         if self._trackers and self._read_val_records(runner):
             self._write_all(runner)
