@@ -73,7 +73,8 @@ def test_resolve_defaults_end_and_converts_epochs():
     iters = cosine.resolve(max_epochs=4, max_iters=40, epoch_len=10)
     assert (iters.begin, iters.end, iters.T_max, iters.by_epoch, iters.iter_based) == (5, 40, 30, False, True)
     steps = build_param_scheduler({"type": "multi_step", "param_name": "lr", "milestones": [1, 3],
-                                   "convert_to_iter_based": True}).resolve(max_epochs=4, max_iters=40, epoch_len=10)
+                                   "convert_to_iter_based": True})
+    steps = steps.resolve(max_epochs=4, max_iters=40, epoch_len=10)
     assert steps.milestones == (10, 30)
     by_iter = build_param_scheduler({"type": "linear", "param_name": "lr", "by_epoch": False})
     assert by_iter.resolve(max_epochs=4, max_iters=40, epoch_len=10).end == 40
@@ -187,9 +188,10 @@ def mmengine_values(cfgs, initial: list[dict], param: str, max_epochs: int, epoc
 
 
 def fake_runner(groups: list[dict], max_epochs: int, epoch_len: int) -> SimpleNamespace:
-    return SimpleNamespace(optimizer=SimpleNamespace(param_groups=groups), data_loaders={"train": range(epoch_len)},
-                           max_epochs=max_epochs, max_iters=max_epochs * epoch_len, epoch=0, iter=0, records=[],
-                           logger=logging.getLogger("hyrun.test"))
+    return SimpleNamespace(
+        optimizer=SimpleNamespace(param_groups=groups), data_loaders={"train": range(epoch_len)},
+        max_epochs=max_epochs, max_iters=max_epochs * epoch_len, epoch=0, iter=0, records=[],
+        logger=logging.getLogger("hyrun.test"))
 
 
 def hook_values(hook: ParamSchedulerHook, runner, read, publish=None) -> list:
@@ -384,7 +386,8 @@ def test_registry_names_are_snake_case():
 # -- a resumed run continues with the same values ---------------------------------------------------
 SCHEDULE = [
     {"type": "linear", "param_name": "lr", "start_factor": 0.25, "end": 3, "by_epoch": False},
-    {"type": "cosine_annealing", "param_name": "lr", "begin": 1, "eta_min_ratio": 0.1, "convert_to_iter_based": True},
+    {"type": "cosine_annealing", "param_name": "lr", "begin": 1, "eta_min_ratio": 0.1,
+     "convert_to_iter_based": True},
     {"type": "multi_step", "param_name": "momentum", "milestones": [2], "gamma": 0.5},
     {"type": "reduce_on_plateau", "param_name": "weight_decay", "monitor": "loss", "patience": 0,
      "cooldown": 1},

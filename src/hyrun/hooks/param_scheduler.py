@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hyrun.hooks.base import Hook
@@ -73,7 +73,6 @@ class _Track:
     betas: list[bool]  # per group: 'momentum' lives in betas[0]
     lo: int = 0  # iterations where an iteration-stepped scheduler of this param is in range
     hi: int = 0
-    plateaus: list[int] = field(default_factory=list)
 
 
 class ParamSchedulerHook(Hook):
@@ -92,6 +91,7 @@ class ParamSchedulerHook(Hook):
         self._scales: dict[int, list[float]] = {}
         self._resolved: list[ParamScheduler] = []
         self._tracks: list[_Track] = []
+        self._floors: dict[int, list[float]] = {}  # plateau min_value per group
         self._iter_tracks: list[_Track] = []
         self._lo = self._hi = 0
         self._cursor = 0
@@ -115,6 +115,7 @@ class ParamSchedulerHook(Hook):
                           for s in self.schedulers]
         for i in self._trackers:
             self._scales.setdefault(i, [1.0] * len(groups))
+            self._floors[i] = self._resolved[i].min_values(len(groups))  # type: ignore[attr-defined]
         by_param: dict[str, list[int]] = {}
         for i, s in enumerate(self._resolved):
             by_param.setdefault(s.param_name, []).append(i)
@@ -156,7 +157,7 @@ class ParamSchedulerHook(Hook):
             else:
                 curves = [one.value for one in s.per_group(len(groups))]
             steps.append(_Step(s.iter_based, s.begin, s.end - 1, curves))
-        track = _Track(param, steps, bases, betas, plateaus=[i for i in order if i in self._trackers])
+        track = _Track(param, steps, bases, betas)
         spans = [(s.begin, s.end) for s in map(self._resolved.__getitem__, order) if s.iter_based]
         if spans:
             track.lo, track.hi = min(b for b, _ in spans), max(e for _, e in spans)
@@ -182,8 +183,8 @@ class ParamSchedulerHook(Hook):
     def before_train_epoch(self, runner: Runner) -> None:
         self._write_all(runner)
         # after the write: MMEngine's plateau reduces the value the epoch schedulers have just set
-        if self._trackers and self._read_val_records(runner):
-            self._write_all(runner)
+        if self._trackers:
+            self._read_val_records(runner)
 
     def before_train_iter(self, runner: Runner) -> None:
         it = runner.iter
@@ -230,22 +231,19 @@ class ParamSchedulerHook(Hook):
         return {t.param: [self._value(t, g, it, epoch) for g in range(len(t.bases))] for t in self._tracks}
 
     # -- plateau -------------------------------------------------------------------------
-    def _read_val_records(self, runner: Runner) -> bool:
-        """Step the plateaus on each val record published since the last look; True when a
-        value was reduced."""
-        records, changed = runner.records, False
+    def _read_val_records(self, runner: Runner) -> None:
+        """Step the plateaus on each val record published since the last look, in order."""
+        records = runner.records
         pending, self._pending = self._pending, []
         for record in pending:
-            changed |= self._observe(runner, record)
+            self._observe(runner, record)
         while self._cursor < len(records):
             record = records[self._cursor]
             self._cursor += 1
             if record.get("mode") == "val":
-                changed |= self._observe(runner, record)
-        return changed
+                self._observe(runner, record)
 
-    def _observe(self, runner: Runner, record: Mapping[str, Any]) -> bool:
-        changed = False
+    def _observe(self, runner: Runner, record: Mapping[str, Any]) -> None:
         for i, tracker in self._trackers.items():
             s = self._resolved[i]
             assert isinstance(s, ReduceOnPlateauParamScheduler)
@@ -256,13 +254,12 @@ class ParamSchedulerHook(Hook):
             if tracker.update(float(metric)):
                 track = next(t for t in self._tracks if t.param == s.param_name)
                 scales = self._scales[i]
-                for g, (group, floor) in enumerate(zip(self._groups, s.min_values(len(self._groups)))):
+                for g, (group, floor) in enumerate(zip(self._groups, self._floors[i])):
                     current = group["betas"][0] if track.betas[g] else group[s.param_name]
                     new = reduced(current, s.factor, floor, s.eps)
                     if new is not None:
                         scales[g] *= new / current
-                        changed = True
-        return changed
+                self._write(track, runner.iter, runner.epoch)  # the next step reads the reduced value
 
     # -- checkpoints ---------------------------------------------------------------------
     def state_dict(self, runner: Runner | None = None) -> dict[str, Any]:

@@ -26,11 +26,17 @@ a resume depend on nothing but the step counters and the bases. Quirks kept on p
   amplitude taken from ``base`` rather than ``start`` (MMEngine's restart branch);
 * one_cycle: absolute values from ``eta_max`` (not chainable, as MMEngine says); ``total_steps``
   defaults to ``end - begin``; a step past ``total_steps`` is an error.
+
+Differences, where MMEngine crashes or surprises: ``start_factor=0`` (linear) and ``factor=0``
+(constant) work instead of dividing by zero; one_cycle takes any ``param_name`` and does not
+overwrite the group's ``initial_<param>`` (MMEngine sets it to ``eta_max / div_factor``, which
+changes the base of cosine schedulers built after it); every type may schedule ``momentum`` on
+Adam-style optimizers (MMEngine needs its ``*Momentum`` classes for that); config-checking is
+stricter (non-negative integer steps, positive ``step_size``/``T_max``, ``eta_max > 0``).
 """
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields, replace
 from typing import Any
@@ -66,9 +72,11 @@ class ParamScheduler:
     def __post_init__(self) -> None:
         owner = self.type_name
         if not isinstance(self.param_name, str) or not self.param_name:
-            raise ValueError(f"{owner}: param_name must be a param-group key such as 'lr', got {self.param_name!r}")
+            raise ValueError(f"{owner}: param_name must be a param-group key such as 'lr', "
+                             f"got {self.param_name!r}")
         if self.convert_to_iter_based and not self.by_epoch:
-            raise ValueError(f"{owner}: convert_to_iter_based needs by_epoch=True (it converts epochs to iterations)")
+            raise ValueError(f"{owner}: convert_to_iter_based needs by_epoch=True "
+                             "(it converts epochs to iterations)")
         step = _is_number if self.convert_to_iter_based else _is_int  # MMEngine scales then int()s
         for name, value in (("begin", self.begin), ("end", self.end)):
             if value is not None and (not step(value) or value < 0):
@@ -290,7 +298,8 @@ class OneCycleParamScheduler(ParamScheduler):
         if isinstance(self.eta_max, list):
             object.__setattr__(self, "eta_max", peaks)
         if self.total_steps is not None and (not _is_int(self.total_steps) or self.total_steps <= 0):
-            raise ValueError(f"one_cycle: total_steps must be a positive integer or null, got {self.total_steps!r}")
+            raise ValueError(f"one_cycle: total_steps must be a positive integer or null, "
+                             f"got {self.total_steps!r}")
         check_fraction("pct_start", self.pct_start)
         check_anneal(self.anneal_strategy)
         for name in ("div_factor", "final_div_factor"):
@@ -320,7 +329,8 @@ class OneCycleParamScheduler(ParamScheduler):
         low = peak / self.div_factor
         phases = [(float(self.pct_start * total) - 1, low, peak)]
         if self.three_phase:
-            phases += [(float(2 * self.pct_start * total) - 2, peak, low), (total - 1, low, low / self.final_div_factor)]
+            phases += [(float(2 * self.pct_start * total) - 2, peak, low),
+                       (total - 1, low, low / self.final_div_factor)]
         else:
             phases += [(total - 1, peak, low / self.final_div_factor)]
         anneal, phase_start = ANNEALERS[self.anneal_strategy], 0.0
@@ -360,7 +370,8 @@ class ReduceOnPlateauParamScheduler(ParamScheduler):
                       self.cooldown, self.eps)
         floors = tuple(self.min_value) if isinstance(self.min_value, (list, tuple)) else (self.min_value,)
         if not floors or not all(_is_number(v) for v in floors):
-            raise ValueError(f"reduce_on_plateau: min_value must be a number or a list of them, got {self.min_value!r}")
+            raise ValueError(f"reduce_on_plateau: min_value must be a number or a list of them, "
+                             f"got {self.min_value!r}")
         if isinstance(self.min_value, list):
             object.__setattr__(self, "min_value", floors)
 

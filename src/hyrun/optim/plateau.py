@@ -67,10 +67,12 @@ class PlateauTracker:
 
     def is_better(self, metric: float) -> bool:
         if self.rule == "less":
-            bound = self.best * (1 - self.threshold) if self.threshold_rule == "rel" else self.best - self.threshold
-            return metric < bound
-        bound = self.best * (1 + self.threshold) if self.threshold_rule == "rel" else self.best + self.threshold
-        return metric > bound
+            if self.threshold_rule == "rel":
+                return metric < self.best * (1 - self.threshold)
+            return metric < self.best - self.threshold
+        if self.threshold_rule == "rel":
+            return metric > self.best * (1 + self.threshold)
+        return metric > self.best + self.threshold
 
     def update(self, metric: float) -> bool:
         """Take one validation result; True when the value is to be reduced now."""
