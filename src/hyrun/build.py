@@ -76,6 +76,10 @@ def default_hooks(cfg: DictConfig, runner_by_epoch: bool) -> list[tuple[Hook, An
             # by_epoch unset: the policy's own default, or iterations for the iter runner
             by_epoch = False if schedule.by_epoch is None and not runner_by_epoch else schedule.by_epoch
             hooks.append((instantiate(schedule, by_epoch=by_epoch, _convert_="all"), None))
+    if cfg.param_scheduler:
+        from hyrun.hooks.param_scheduler import ParamSchedulerHook
+
+        hooks.append((ParamSchedulerHook(OmegaConf.to_container(cfg.param_scheduler, resolve=True)), None))
     hooks.append((instantiate(cfg.optimizer_config, _convert_="all"), None))
     if cfg.checkpoint_config is not None:
         hooks.append((instantiate(cfg.checkpoint_config, by_epoch=counts_epochs(cfg.checkpoint_config)), None))

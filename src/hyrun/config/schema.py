@@ -179,6 +179,8 @@ class Config:
     workflow: WorkflowConfig = MISSING
     hooks: Dict[str, Any] = field(default_factory=dict)
     logger: Dict[str, Any] = field(default_factory=dict)
+    # MMEngine-style schedulers, each {type, param_name, begin, end, by_epoch, ...}
+    param_scheduler: List[Any] = field(default_factory=list)
 
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     checkpoint_config: Optional[CheckpointConfig] = field(default_factory=CheckpointConfig)

@@ -199,10 +199,30 @@ def _check_schedules(cfg: DictConfig) -> None:
             build(params)
         except (ValueError, TypeError) as error:
             raise ConfigError(key, params.get("policy"), f"valid {key} settings: {error}") from None
+    _check_param_schedulers(cfg)
     if cfg.momentum_config is not None and not {"momentum", "betas"} & set(cfg.optimizer):
         raise ConfigError("momentum_config", cfg.momentum_config.policy,
                           f"momentum_config=none for an optimizer without momentum or betas "
                           f"({cfg.optimizer._target_})")
+
+
+def _check_param_schedulers(cfg: DictConfig) -> None:
+    from hyrun.optim.param_schedulers import build_param_scheduler
+
+    lr_scheduled = cfg.lr_config.policy != "fixed" or cfg.lr_config.warmup is not None
+    for i, entry in enumerate(cfg.param_scheduler):
+        key = f"param_scheduler[{i}]"
+        if not isinstance(entry, DictConfig):
+            raise ConfigError(key, _plain(entry), "a mapping with type, param_name and the scheduler's fields")
+        try:
+            build_param_scheduler(OmegaConf.to_container(entry, resolve=True))
+        except (ValueError, TypeError) as error:
+            raise ConfigError(key, _plain(entry), f"a valid scheduler: {error}") from None
+        taken = {"lr": lr_scheduled and "lr_config", "momentum": cfg.momentum_config is not None and "momentum_config"}
+        if taken.get(entry.get("param_name")):
+            raise ConfigError(f"{key}.param_name", entry.param_name,
+                              f"a value {taken[entry.param_name]} does not schedule too "
+                              f"(set {taken[entry.param_name]}={'fixed' if entry.param_name == 'lr' else 'none'})")
 
 
 def _check_evaluation(cfg: DictConfig) -> None:
