@@ -6,7 +6,6 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
-from omegaconf.errors import ConfigKeyError
 
 from hyrun.build import build_data
 from hyrun.cli import config_dir

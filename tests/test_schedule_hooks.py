@@ -99,3 +99,24 @@ def test_iter_runner_schedules_by_iteration(tmp_path):
                    "log_config.by_epoch=false")
     assert [line["lr"] for line in lines] == pytest.approx(
         [half_cos(0.02, 0.0, i / 20) for i in range(20)], rel=1e-9, abs=1e-15)
+
+
+def test_param_scheduler_chain_from_the_config(tmp_path):
+    """MMEngine style: linear warmup over 5 iterations, then cosine over the epochs (per iteration)."""
+    lines = logged(tmp_path, "param_scheduler=[{type:linear,param_name:lr,start_factor:0.1,end:5,by_epoch:false},"
+                             "{type:cosine_annealing,param_name:lr,begin:5,end:21,by_epoch:false}]")
+    lrs = [line["lr"] for line in lines]
+    # MMEngine's linear: factor from 0.1 to 1 over end - begin - 1 = 4 steps
+    assert lrs[:5] == pytest.approx([0.02 * (0.1 + 0.9 * t / 4) for t in range(5)], rel=1e-9)
+    assert lrs[5:] == pytest.approx([half_cos(0.02, 0.0, t / 16) for t in range(16)], rel=1e-9, abs=1e-15)
+
+
+def test_param_scheduler_and_lr_config_may_not_both_schedule_lr():
+    from hyrun.config.errors import ConfigError
+    from hyrun.config.validate import validate
+
+    register_configs()
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose("config", overrides=["lr_config=step", "param_scheduler=[{type:linear,param_name:lr}]"])
+    with pytest.raises(ConfigError, match="lr_config=fixed"):
+        validate(cfg)

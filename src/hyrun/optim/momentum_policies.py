@@ -12,10 +12,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hyrun.optim.lr_policies import (
-    ANNEALERS, GroupBases, LrPolicy, Progress, check_anneal, check_by_iter, check_cyclic, check_fraction,
-    check_steps, check_target, check_target_ratio, cos_anneal, cyclic_value, epoch_runner_progress,
-    linear_anneal, phase_fraction, policy_from_config, step_exponent, target,
+from hyrun.optim.curves import (
+    ANNEALERS,
+    GroupBases,
+    LrPolicy,
+    Progress,
+    check_anneal,
+    check_by_iter,
+    check_cyclic,
+    check_fraction,
+    check_steps,
+    check_target,
+    check_target_ratio,
+    cos_anneal,
+    cyclic_value,
+    epoch_runner_progress,
+    linear_anneal,
+    phase_fraction,
+    policy_from_config,
+    step_exponent,
+    target,
 )
 from hyrun.optim.warmup import Warmup
 

@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields, replace
 from typing import Any
 
-from hyrun.optim.lr_policies import ANNEALERS, check_anneal, check_fraction, cos_anneal, phase_fraction
+from hyrun.optim.curves import ANNEALERS, check_anneal, check_fraction, cos_anneal, phase_fraction
 from hyrun.optim.plateau import PlateauTracker, check_plateau
 
 
