@@ -108,3 +108,24 @@ def test_digits_data_is_the_scikit_learn_set():
     images = torch.cat([train.tensors[0], val.tensors[0]]).reshape(-1, 64) * 16
     reference = torch.tensor(load_digits().data, dtype=torch.float32)
     assert torch.equal(images.sum(0), reference.sum(0))
+
+
+def test_paramwise_cfg_from_the_config_makes_mmcvs_groups():
+    cfg = composed("optimizer.paramwise_cfg.norm_decay_mult=0", "optimizer.paramwise_cfg.bias_lr_mult=2",
+                   "+optimizer.paramwise_cfg.custom_keys.9={lr_mult:0.1}")
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(),
+                                *[torch.nn.Identity()] * 6, torch.nn.Linear(4, 2))
+    optimizer = build_optimizer(model, cfg.optimizer)
+    groups = {id(g["params"][0]): g for g in optimizer.param_groups}
+    conv, bn, linear = model[0], model[1], model[9]
+    lr, wd = 0.02, 0.0001
+    assert (groups[id(conv.weight)]["lr"], groups[id(conv.weight)]["weight_decay"]) == (lr, wd)
+    assert (groups[id(conv.bias)]["lr"], groups[id(conv.bias)]["weight_decay"]) == (lr * 2, wd)
+    assert groups[id(bn.weight)]["weight_decay"] == 0 and groups[id(bn.bias)]["lr"] == lr
+    assert groups[id(linear.weight)]["lr"] == pytest.approx(lr * 0.1)  # "9." is in "9.weight"
+    assert len(optimizer.param_groups) == 6
+
+
+def test_no_paramwise_cfg_means_one_group():
+    optimizer = build_optimizer(torch.nn.Linear(3, 2), composed().optimizer)
+    assert len(optimizer.param_groups) == 1

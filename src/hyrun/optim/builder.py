@@ -57,8 +57,8 @@ def optimizer_arguments(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def set_fields(paramwise: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The paramwise fields that are set: None, False and empty mean "not given"."""
-    return {k: v for k, v in (paramwise or {}).items() if v not in (None, False, {})}
+    """The paramwise fields that are set: None, False and {} mean "not given" (0 is a value)."""
+    return {k: v for k, v in (paramwise or {}).items() if v is not None and v is not False and v != {}}
 
 
 def _is_dataclass(obj: Any) -> bool:
