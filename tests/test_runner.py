@@ -163,9 +163,12 @@ def test_should_stop_ends_the_run_after_the_current_iteration(tmp_path):
             runner.should_stop = runner.iter + 1 == 4
 
     runner = tiny_runner(EpochBasedRunner, tmp_path, max_epochs=5)
+    log = []
     runner.register_hook(StopAt())
+    runner.register_hook(Recorder(log))
     runner.run([("train", 1)])
-    assert (runner.iter, runner.epoch) == (4, 2)
+    assert (runner.iter, runner.epoch) == (4, 1)  # mid-epoch: the epoch stays open for a resume
+    assert stages(log).count("after_train_epoch") == 1 and stages(log)[-1] == "after_run"
 
 
 def test_current_lr_and_momentum(tmp_path):

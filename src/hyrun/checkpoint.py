@@ -8,13 +8,20 @@ from typing import Any
 
 import torch
 
+from hyrun.seeding import rng_state, set_rng_state
+
 
 def runner_state(runner, *, epoch: int, iter: int, save_optimizer: bool = True) -> dict[str, Any]:
-    """The checkpoint dict of ``runner``: meta, model weights, optimizer, and what hooks add.
-    ``epoch`` and ``iter`` are the finished counts a resumed run starts from."""
+    """The checkpoint dict of ``runner``: meta, model weights, optimizer, the random generators,
+    the loggers' current window, and what hooks add. ``epoch`` and ``iter`` are the finished
+    counts a resumed run starts from (``inner_iter``: those of the epoch left open)."""
+    epoch_len = len(runner.data_loaders["train"])
     checkpoint: dict[str, Any] = {
-        "meta": {**runner.meta, "epoch": epoch, "iter": iter},
+        "meta": {**runner.meta, "epoch": epoch, "iter": iter, "inner_iter": iter - epoch * epoch_len},
         "state_dict": _unwrap(runner.model).state_dict(),
+        "rng": rng_state(),
+        "log_buffer": {key: [float(v) for v in values]
+                       for key, values in runner._log_buffers["train"].history.items()},
     }
     if save_optimizer and runner.optimizer is not None:
         checkpoint["optimizer"] = runner.optimizer.state_dict()
@@ -73,6 +80,12 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def remove_stale_temp_files(folder: str | Path) -> None:
+    """Temp files left by a process killed while saving (the checkpoints themselves are whole)."""
+    for path in Path(folder).glob(".*.pth.tmp*"):
+        path.unlink(missing_ok=True)
+
+
 def latest_checkpoint(folder: str | Path) -> Path | None:
     """``latest.pth`` in ``folder`` if present: what ``resume=auto`` continues from."""
     path = Path(folder) / "latest.pth"
@@ -92,7 +105,12 @@ def resume(runner, path: str | Path) -> None:
     _unwrap(runner.model).load_state_dict(checkpoint["state_dict"])
     if "optimizer" in checkpoint and runner.optimizer is not None:
         runner.optimizer.load_state_dict(checkpoint["optimizer"])
-    runner.epoch = checkpoint["meta"]["epoch"]
-    runner.iter = checkpoint["meta"]["iter"]
+    meta = checkpoint["meta"]
+    runner.epoch, runner.iter = meta["epoch"], meta["iter"]
+    runner.resume_inner_iter = meta.get("inner_iter", 0)
+    if "rng" in checkpoint:
+        set_rng_state(checkpoint["rng"])
+    runner._log_buffers["train"].history = {k: list(v) for k, v in checkpoint.get("log_buffer", {}).items()}
     runner.call_hook("after_load_checkpoint", checkpoint)
-    runner.logger.info(f"Resumed from {path} at epoch {runner.epoch}, iter {runner.iter}")
+    position = f", {runner.resume_inner_iter} iterations into it" if runner.resume_inner_iter else ""
+    runner.logger.info(f"Resumed from {path} at epoch {runner.epoch + 1}{position} (iter {runner.iter})")

@@ -35,7 +35,14 @@ def run(cfg: DictConfig) -> float | None:
     logger = logging.getLogger("hyrun")
     runner = build_runner(cfg, work_dir, logger)
     logger.info("Hooks by stage, in run order:\n%s", runner.hook_info())
-    runner.run([tuple(phase) for phase in cfg.workflow.phases])
+    from hyrun.preemption import EXIT_PREEMPTED, preempted, stop_on_signals
+
+    with stop_on_signals(runner):
+        runner.run([tuple(phase) for phase in cfg.workflow.phases])
+    if preempted(runner):
+        logger.warning("Stopped by %s at epoch %d, iter %d; resume=auto continues from %s", runner.stop_reason,
+                       runner.epoch + 1, runner.iter, runner.work_dir / "checkpoints" / "latest.pth")
+        sys.exit(EXIT_PREEMPTED)
     return report(runner, logger, cfg.evaluation.metric[0] if cfg.evaluation is not None else None)
 
 

@@ -47,3 +47,28 @@ class CountingHook(Hook):
         if self.every_n_iters(runner, self.every):
             self.count += 1
             runner.log_buffer.update({"counted": float(self.count)})
+
+
+class SignalAt(Hook):
+    """Sends this process a signal after training iteration ``iter`` (1-based): a preemption."""
+
+    def __init__(self, iter: int, signal_name: str = "SIGTERM"):
+        self.at, self.signal_name = iter, signal_name
+
+    def after_train_iter(self, runner):
+        if runner.iter + 1 == self.at:
+            import os
+            import signal
+
+            os.kill(os.getpid(), getattr(signal, self.signal_name))
+
+
+class StopAt(Hook):
+    """Asks the runner to stop after training iteration ``iter`` (1-based), as a time limit would."""
+
+    def __init__(self, iter: int):
+        self.at = iter
+
+    def after_train_iter(self, runner):
+        if runner.iter + 1 == self.at:
+            runner.should_stop = True

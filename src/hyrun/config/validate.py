@@ -229,16 +229,54 @@ def _check_evaluation(cfg: DictConfig) -> None:
     evaluation = cfg.evaluation
     if evaluation is None:
         return
-    from hyrun.metrics import METRICS
+    from hyrun.hooks.evaluation import infer_rule
+    from hyrun.metrics import NAME_KEY, TARGET_KEY, VALID, is_builtin, locate, metric_name
 
-    for i, name in enumerate(evaluation.metric):
-        if name not in METRICS:
-            raise ConfigError(f"evaluation.metric[{i}]", name, "one of " + ", ".join(METRICS))
-    if evaluation.save_best not in (None, "auto", *evaluation.metric):
+    spec = _plain(evaluation.metric)
+    shape = "a metric name, a mapping {_target_: ..., name: ...}, or a list of those"
+    if isinstance(spec, (str, dict)):
+        entries, keys = [spec], ["evaluation.metric"]
+    elif isinstance(spec, list) and spec:
+        entries, keys = spec, [f"evaluation.metric[{i}]" for i in range(len(spec))]
+    else:
+        raise ConfigError("evaluation.metric", spec, shape)
+    names: dict[str, str] = {}
+    for key, entry in zip(keys, entries):
+        if isinstance(entry, str):
+            if not is_builtin(entry):
+                raise ConfigError(key, entry, f"one of {VALID}")
+        elif isinstance(entry, dict):
+            target = entry.get(TARGET_KEY)
+            if not isinstance(target, str) or not target:
+                raise ConfigError(key, entry, f"{shape}: the mapping needs a {TARGET_KEY}")
+            _check_target(f"{key}.{TARGET_KEY}", target)
+            if not callable(locate(target)):
+                raise ConfigError(f"{key}.{TARGET_KEY}", target,
+                                  "a function fn(outputs, targets, **kwargs) -> float or a class whose "
+                                  "instances are called as metric(outputs, targets)")
+            if NAME_KEY in entry and (not isinstance(entry[NAME_KEY], str) or not entry[NAME_KEY]):
+                raise ConfigError(f"{key}.{NAME_KEY}", entry[NAME_KEY], "a non-empty string (the record key)")
+        else:
+            raise ConfigError(key, entry, shape)
+        name = metric_name(entry)
+        if name in names:
+            raise ConfigError(key, entry, f"a metric named other than {name!r} (as {names[name]} is)")
+        if name in ("mode", "epoch", "iter", "best_checkpoint") or name.startswith("best_"):
+            raise ConfigError(key, entry, f"a name other than {name!r}: the val record uses it")
+        names[name] = key
+    if evaluation.save_best not in (None, "auto", *names):
         raise ConfigError("evaluation.save_best", evaluation.save_best,
-                          "auto or one of the evaluated metrics: " + ", ".join(evaluation.metric))
+                          "auto or one of the evaluated metrics: " + ", ".join(names))
     if evaluation.rule is not None and evaluation.rule not in RULES:
         raise ConfigError("evaluation.rule", evaluation.rule, "greater or less")
+    if evaluation.save_best is not None and evaluation.rule is None:
+        key = next(iter(names)) if evaluation.save_best == "auto" else evaluation.save_best
+        try:
+            infer_rule(key, _plain(evaluation.greater_keys), _plain(evaluation.less_keys))
+        except ValueError:
+            raise ConfigError("evaluation.rule", None,
+                              f"greater or less: it cannot be inferred from the name {key!r} "
+                              f"(no greater_keys or less_keys in it)") from None
 
 
 def _check_hooks(cfg: DictConfig) -> None:

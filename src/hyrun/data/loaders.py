@@ -10,19 +10,31 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 class EpochSeededSampler(Sampler[int]):
     """Random order drawn from ``seed + epoch``: each epoch's order depends on nothing else,
-    so a run resumed at epoch N sees the same batches as one that never stopped."""
+    so a run resumed at epoch N sees the same batches as one that never stopped.
 
-    def __init__(self, size: int, seed: int, shuffle: bool = True) -> None:
-        self.size, self.seed, self.shuffle, self.epoch = size, seed, shuffle, 0
+    ``loader_generator`` (the DataLoader's own generator, which seeds its workers) is reseeded
+    with each epoch too, and keeps loaders off the global torch RNG that the model uses.
+    ``set_epoch(epoch, start)`` starts the epoch's order at position ``start`` (a resumed run
+    continuing mid-epoch)."""
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def __init__(self, size: int, seed: int, shuffle: bool = True,
+                 loader_generator: torch.Generator | None = None) -> None:
+        self.size, self.seed, self.shuffle = size, seed, shuffle
+        self.epoch, self.start = 0, 0
+        self.loader_generator = loader_generator
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        self.epoch, self.start = epoch, start
+        if self.loader_generator is not None:
+            self.loader_generator.manual_seed(self.seed + epoch + 1)
 
     def __iter__(self) -> Iterator[int]:
         if not self.shuffle:
-            return iter(range(self.size))
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        return iter(torch.randperm(self.size, generator=generator).tolist())
+            order = list(range(self.size))
+        else:
+            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(self.size, generator=generator).tolist()
+        return iter(order[self.start:])
 
     def __len__(self) -> int:
         return self.size
@@ -45,10 +57,12 @@ def build_loaders(
             loaders[phase] = dataset
             continue
         train = phase == "train"
+        generator = torch.Generator().manual_seed(seed)
         loaders[phase] = DataLoader(
             dataset,
             batch_size=batch_size,
-            sampler=EpochSeededSampler(len(dataset), seed, shuffle=train),
+            sampler=EpochSeededSampler(len(dataset), seed, shuffle=train, loader_generator=generator),
+            generator=generator,
             num_workers=num_workers,
             drop_last=drop_last and train,
             pin_memory=pin_memory,

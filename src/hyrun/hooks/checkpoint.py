@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hyrun.checkpoint import link_atomic, runner_state, save_atomic
+from hyrun.checkpoint import link_atomic, remove_stale_temp_files, runner_state, save_atomic
 from hyrun.hooks.base import Hook
 from hyrun.runner.priority import Priority
 
@@ -23,6 +23,14 @@ class CheckpointHook(Hook):
 
     def before_run(self, runner) -> None:
         self.folder = Path(self.out_dir) if self.out_dir else runner.work_dir / "checkpoints"
+        self._saved_at: int | None = runner.iter if runner.iter else None
+        remove_stale_temp_files(self.folder)
+
+    def after_run(self, runner) -> None:
+        """A run stopped early (a signal, a time limit, early stopping) saves where it is,
+        mid-epoch too, so that ``resume=auto`` continues exactly."""
+        if runner.should_stop and self._saved_at != runner.iter:
+            self.save(runner, f"iter_{runner.iter}.pth", epoch=runner.epoch, iter=runner.iter)
 
     def stages(self) -> list[str]:
         skip = "after_train_iter" if self.by_epoch else "after_train_epoch"
@@ -31,21 +39,22 @@ class CheckpointHook(Hook):
     def after_train_epoch(self, runner) -> None:
         if self.by_epoch and (self.every_n_epochs(runner, self.interval)
                               or (self.save_last and self.is_last_epoch(runner))):
-            self.save(runner, f"epoch_{runner.epoch + 1}.pth")
+            # hooks run before the runner counts the epoch that just finished
+            self.save(runner, f"epoch_{runner.epoch + 1}.pth", epoch=runner.epoch + 1, iter=runner.iter)
 
     def after_train_iter(self, runner) -> None:
         if not self.by_epoch and (self.every_n_iters(runner, self.interval)
                                   or (self.save_last and self.is_last_iter(runner))):
-            self.save(runner, f"iter_{runner.iter + 1}.pth")
+            last_of_epoch = runner.inner_iter + 1 == runner.iters_per_epoch
+            self.save(runner, f"iter_{runner.iter + 1}.pth", epoch=runner.epoch + last_of_epoch, iter=runner.iter + 1)
 
-    def save(self, runner, filename: str) -> Path:
-        # Hooks run before the runner counts the epoch/iteration that just finished.
-        state = runner_state(runner, epoch=runner.epoch + self.by_epoch, iter=runner.iter + (not self.by_epoch),
-                             save_optimizer=self.save_optimizer)
+    def save(self, runner, filename: str, *, epoch: int, iter: int) -> Path:
+        state = runner_state(runner, epoch=epoch, iter=iter, save_optimizer=self.save_optimizer)
         path = self.folder / filename
         save_atomic(state, path)
         link_atomic(path, self.folder / "latest.pth")
         runner.logger.info(f"Saved checkpoint {path}")
+        self._saved_at = iter
         self._remove_old(runner)
         return path
 

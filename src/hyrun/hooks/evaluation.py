@@ -1,46 +1,99 @@
-"""Evaluation on the val set with MMCV's EvalHook rules (interval, start, by_epoch,
-save_best with rule inferred from the metric name)."""
+"""Evaluation on the val set with MMCV 1.x's EvalHook rules (``mmcv/runner/hooks/evaluation.py``).
+
+When (MMCV's ``_should_evaluate``, ``current`` = ``runner.epoch`` or ``runner.iter``, the
+finished count before the hook's stage):
+  start None: after every ``interval``-th epoch/iteration (``(current + 1) % interval == 0``);
+  else: after epoch/iteration ``current + 1`` when ``current + 1 >= start`` and
+  ``(current + 1 - start) % interval == 0``.
+Before training (MMCV's ``before_train_epoch``/``before_train_iter`` with ``initial_flag``):
+once, at the first training epoch/iteration a run (or a resumed run) starts, if ``start`` is
+set and ``current >= start``, the same test is made with the counts as they are, so
+``start=0, interval=1`` evaluates the untrained model, and a run resumed past ``start``
+evaluates at once when the test passes (as in MMCV, e.g. not when ``interval`` steps over it).
+
+Best (``save_best``): ``auto`` is the first metric (MMCV: the first key of the results);
+``rule`` greater/less is inferred from the name as MMCV's ``_init_rule`` does: lower-cased,
+an exact match in ``greater_keys`` then in ``less_keys``, then a substring of any greater key,
+then of any less key, else ValueError. A new best is a score strictly better than the best so
+far (MMCV: ``x > y`` / ``x < y`` from -inf / +inf); it is saved as
+``checkpoints/best_<metric>_epoch_N.pth`` (``best_<metric>_iter_N.pth`` by iteration), N the
+epochs (iterations) finished when it was evaluated (0 for an evaluation before training; MMCV
+names that one after the next epoch), and the previous best file is removed. A score that is
+not finite (NaN, inf) never becomes the best (MMCV: NaN never does; +inf would) and is warned
+about. The val record of each evaluation holds every metric, then, once there is a best,
+``best_<metric>`` (the best score so far) and ``best_checkpoint`` (its path, a string).
+The best score and path are kept in ``runner.meta["hook_msgs"]`` (``best_score``,
+``best_ckpt``, as MMCV) and in every checkpoint under ``hooks.EvalHook``.
+"""
 from __future__ import annotations
 
+import glob
+import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from hyrun.checkpoint import runner_state, save_atomic
+from hyrun.checkpoint import load_checkpoint, runner_state, save_atomic
 from hyrun.hooks.base import Hook
-from hyrun.metrics import METRICS
+from hyrun.metrics import as_float, build_metrics
 from hyrun.runner.priority import Priority
 
-_GREATER_KEYS = ("acc", "top", "ar@", "auc", "precision", "map", "mdice", "miou", "macc", "aacc")
-_LESS_KEYS = ("loss",)
+# MMCV's EvalHook._default_greater_keys / _default_less_keys, matched case-insensitively
+DEFAULT_GREATER_KEYS = ("acc", "top", "AR@", "auc", "precision", "mAP", "mDice", "mIoU", "mAcc", "aAcc")
+DEFAULT_LESS_KEYS = ("loss",)
+RULES = {"greater": lambda x, y: x > y, "less": lambda x, y: x < y}
+INIT_VALUES = {"greater": -math.inf, "less": math.inf}
 
 
-def infer_rule(metric: str) -> str:
-    """MMCV's rule: 'less' for loss-like names, 'greater' for accuracy-like names."""
+def infer_rule(metric: str, greater_keys: Sequence[str] | None = None,
+               less_keys: Sequence[str] | None = None) -> str:
+    """MMCV's ``_init_rule`` for ``rule=None``: 'greater' or 'less' from the metric's name."""
     name = metric.lower()
-    if any(key in name for key in _LESS_KEYS):
-        return "less"
-    if any(key in name for key in _GREATER_KEYS):
+    greater = [key.lower() for key in (DEFAULT_GREATER_KEYS if greater_keys is None else _seq(greater_keys))]
+    less = [key.lower() for key in (DEFAULT_LESS_KEYS if less_keys is None else _seq(less_keys))]
+    if name in greater:
         return "greater"
-    raise ValueError(f"cannot infer the rule of metric {metric!r}: set evaluation.rule to greater or less")
+    if name in less:
+        return "less"
+    if any(key in name for key in greater):
+        return "greater"
+    if any(key in name for key in less):
+        return "less"
+    raise ValueError(f"cannot infer the rule for metric {metric!r}: set evaluation.rule to greater or less")
+
+
+def _seq(keys: str | Sequence[str]) -> list[str]:
+    return [keys] if isinstance(keys, str) else list(keys)
 
 
 class EvalHook(Hook):
     priority = Priority.LOW
 
     def __init__(self, interval: int = 1, start: int | None = None, by_epoch: bool = True,
-                 metric: str | Sequence[str] = "accuracy", save_best: str | None = None,
-                 rule: str | None = None, phase: str = "val") -> None:
+                 metric: Any = "accuracy", save_best: str | None = None, rule: str | None = None,
+                 greater_keys: Sequence[str] | None = None, less_keys: Sequence[str] | None = None,
+                 phase: str = "val") -> None:
+        if interval <= 0:
+            raise ValueError(f"evaluation.interval must be a positive number, got {interval}")
         if start is not None and start < 0:
             raise ValueError(f"evaluation.start must be >= 0, got {start}")
+        if not isinstance(by_epoch, bool):
+            raise TypeError(f"evaluation.by_epoch must be a bool, got {by_epoch!r}")
+        if rule is not None and rule not in RULES:
+            raise ValueError(f"evaluation.rule must be greater, less or None, got {rule!r}")
         self.interval, self.start, self.by_epoch, self.phase = interval, start, by_epoch, phase
-        self.metrics = [metric] if isinstance(metric, str) else list(metric)
-        self.save_best = self.metrics[0] if save_best == "auto" else save_best
-        self.rule = rule or (infer_rule(self.save_best) if self.save_best else None)
+        self.metrics = build_metrics(metric)
+        if save_best is not None and save_best != "auto" and save_best not in self.metrics:
+            raise ValueError(f"evaluation.save_best must be auto or one of {', '.join(self.metrics)}, "
+                             f"got {save_best!r}")
+        # MMCV's key_indicator: 'auto' is the first key of the results, known here up front
+        self.save_best = next(iter(self.metrics)) if save_best == "auto" else save_best
+        self.rule = (rule or infer_rule(self.save_best, greater_keys, less_keys)) if self.save_best else rule
         self.best_score: float | None = None
         self.best_path: Path | None = None
-        self._initial = True
+        self._initial = True  # MMCV's initial_flag
 
     def stages(self) -> list[str]:
         unit = "epoch" if self.by_epoch else "iter"  # idle per-iteration calls cost ~0.3 us each
@@ -48,26 +101,33 @@ class EvalHook(Hook):
 
     # -- when (MMCV EvalHook, exactly) -------------------------------------------------
     def before_train_epoch(self, runner) -> None:
-        if self.by_epoch and self._initial:
-            if self.start is not None and runner.epoch >= self.start:
-                self._evaluate_if_due(runner, epochs_done=runner.epoch)
-            self._initial = False
+        if not (self.by_epoch and self._initial):
+            return
+        if self.start is not None and runner.epoch >= self.start and self._should_evaluate(runner):
+            self._do_evaluate(runner, epoch=runner.epoch, iter=runner.iter, done=runner.epoch)
+        self._initial = False
 
     def before_train_iter(self, runner) -> None:
-        if not self.by_epoch and self._initial:
-            if self.start is not None and runner.iter >= self.start:
-                self._evaluate_if_due(runner, epochs_done=runner.epoch)
-            self._initial = False
+        if self.by_epoch or not self._initial:
+            return
+        if self.start is not None and runner.iter >= self.start and self._should_evaluate(runner):
+            self._do_evaluate(runner, epoch=runner.epoch, iter=runner.iter, done=runner.iter)
+        self._initial = False
 
     def after_train_epoch(self, runner) -> None:
-        if self.by_epoch:
-            self._evaluate_if_due(runner, epochs_done=runner.epoch + 1)
+        if self.by_epoch and self._should_evaluate(runner):
+            # hooks run before the runner counts the epoch that just finished
+            self._do_evaluate(runner, epoch=runner.epoch + 1, iter=runner.iter, done=runner.epoch + 1)
 
     def after_train_iter(self, runner) -> None:
-        if not self.by_epoch:
-            self._evaluate_if_due(runner, epochs_done=runner.epoch + 1, iters_done=runner.iter + 1)
+        if not self.by_epoch and self._should_evaluate(runner):
+            # record: the epoch in progress (1-based, as train lines); the file: iterations done
+            # and epochs done (the current one when this was its last iteration), as CheckpointHook
+            last_of_epoch = runner.inner_iter + 1 == runner.iters_per_epoch
+            self._do_evaluate(runner, epoch=runner.epoch + 1, iter=runner.iter + 1, done=runner.iter + 1,
+                              state_epoch=runner.epoch + last_of_epoch)
 
-    def should_evaluate(self, runner) -> bool:
+    def _should_evaluate(self, runner) -> bool:
         current = runner.epoch if self.by_epoch else runner.iter
         if self.start is None:
             return (self.every_n_epochs if self.by_epoch else self.every_n_iters)(runner, self.interval)
@@ -75,52 +135,108 @@ class EvalHook(Hook):
             return False
         return (current + 1 - self.start) % self.interval == 0
 
+    should_evaluate = _should_evaluate
+
     # -- what ------------------------------------------------------------------------
-    def _evaluate_if_due(self, runner, epochs_done: int, iters_done: int | None = None) -> None:
-        if not self.should_evaluate(runner):
-            return
+    def _do_evaluate(self, runner, *, epoch: int, iter: int, done: int, state_epoch: int | None = None) -> None:
         results = self.evaluate(runner)
-        record = {"mode": "val", "epoch": epochs_done,
-                  "iter": runner.iter if iters_done is None else iters_done, **results}
+        record: dict[str, Any] = {"mode": "val", "epoch": epoch, "iter": iter, **results}
         if self.save_best:
-            self._update_best(runner, results, record)
+            self._save_best(runner, results[self.save_best], done,
+                            epoch=epoch if state_epoch is None else state_epoch, iter=iter)
+            if self.best_path is not None:
+                record[f"best_{self.save_best}"] = self.best_score
+                record["best_checkpoint"] = str(self.best_path)
         runner.publish(record)
 
     @torch.no_grad()
     def evaluate(self, runner) -> dict[str, float]:
+        """Every metric on the whole val set (the model in eval mode, then as it was)."""
+        if self.phase not in runner.data_loaders:
+            raise KeyError(f"evaluation needs a {self.phase!r} data loader; the runner has "
+                           f"{', '.join(runner.data_loaders)}")
         model = runner.model
         was_training = model.training
         model.eval()
         outputs, targets = [], []
-        for batch in runner.data_loaders[self.phase]:
-            result = runner.val_step(runner.to_device(batch))
-            outputs.append(result["outputs"].detach())
-            targets.append(result["targets"].detach())
-        model.train(was_training)
+        try:
+            for batch in runner.data_loaders[self.phase]:
+                result = runner.val_step(runner.to_device(batch))
+                outputs.append(result["outputs"].detach())
+                targets.append(result["targets"].detach())
+        finally:
+            model.train(was_training)
         all_outputs, all_targets = torch.cat(outputs), torch.cat(targets)
-        return {name: METRICS[name](all_outputs, all_targets) for name in self.metrics}
+        return {name: as_float(name, metric(all_outputs, all_targets)) for name, metric in self.metrics.items()}
 
-    def _update_best(self, runner, results: dict[str, float], record: dict) -> None:
-        score = results[self.save_best]
-        improved = self.best_score is None or (
-            score > self.best_score if self.rule == "greater" else score < self.best_score)
-        if not improved:
+    def _save_best(self, runner, score: float, done: int, *, epoch: int, iter: int) -> None:
+        """MMCV's ``_save_ckpt``: a strictly better score becomes the best; its checkpoint
+        replaces the previous best file."""
+        if not math.isfinite(score):
+            runner.logger.warning(f"{self.save_best} is {score}: not finite, not a candidate for the best")
             return
-        self.best_score = score
+        best = INIT_VALUES[self.rule] if self.best_score is None else self.best_score
+        if not RULES[self.rule](score, best):
+            return
+        unit = "epoch" if self.by_epoch else "iter"
+        name = f"best_{self.save_best}_{unit}_{done}.pth"
         folder = runner.work_dir / "checkpoints"
-        if self.best_path is not None:
-            self.best_path.unlink(missing_ok=True)
-        self.best_path = folder / f"best_{self.save_best}_epoch_{record['epoch']}.pth"
-        save_atomic(runner_state(runner, epoch=record["epoch"], iter=record["iter"]), self.best_path)
-        record[f"best_{self.save_best}"] = score
-        runner.logger.info(f"Best {self.save_best} {score:.4f}: saved {self.best_path}")
+        old = self.best_path
+        self.best_score, self.best_path = score, folder / name
+        runner.meta.setdefault("hook_msgs", {}).update(best_score=score, best_ckpt=str(self.best_path))
+        save_atomic(runner_state(runner, epoch=epoch, iter=iter), self.best_path)
+        # the previous best, and any left over from a run resumed from before it was made
+        stale = {old} if old is not None else set()
+        stale.update(folder.glob(f"best_{glob.escape(self.save_best)}_{unit}_*.pth"))
+        for path in stale:
+            if path != self.best_path and _is_best_name(path.name, self.save_best, unit):
+                path.unlink(missing_ok=True)
+        runner.logger.info(f"Now best checkpoint is saved as {name}.")
+        runner.logger.info(f"Best {self.save_best} is {score:0.4f} at {done} {unit}.")
 
+    # -- checkpoints -----------------------------------------------------------------
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint.setdefault("hooks", {})["EvalHook"] = {
-            "best_score": self.best_score, "best_path": str(self.best_path) if self.best_path else None}
+            "key": self.save_best, "rule": self.rule, "best_score": self.best_score,
+            "best_path": str(self.best_path) if self.best_path is not None else None}
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         state = checkpoint.get("hooks", {}).get("EvalHook")
-        if state:
-            self.best_score = state["best_score"]
-            self.best_path = Path(state["best_path"]) if state["best_path"] else None
+        if state is None:  # an MMCV-style checkpoint: meta.hook_msgs
+            msgs = checkpoint.get("meta", {}).get("hook_msgs", {})
+            state = {"best_score": msgs.get("best_score"), "best_path": msgs.get("best_ckpt")}
+        if state.get("key", self.save_best) != self.save_best:
+            return  # the best of another metric
+        self.best_score = state.get("best_score")
+        self.best_path = Path(state["best_path"]) if state.get("best_path") else None
+        if self.save_best:
+            self._adopt_later_best(runner)
+            if self.best_path is not None:
+                runner.meta.setdefault("hook_msgs", {}).update(best_score=self.best_score,
+                                                               best_ckpt=str(self.best_path))
+
+    def _adopt_later_best(self, runner) -> None:
+        """A checkpoint is saved before the same epoch's evaluation (CheckpointHook runs
+        first), so the best file of that evaluation is newer than the state just loaded:
+        take the best file made at or before the point resumed from with the best score."""
+        unit = "epoch" if self.by_epoch else "iter"
+        resumed_at = runner.epoch if self.by_epoch else runner.iter
+        folder = runner.work_dir / "checkpoints"
+        for path in sorted(folder.glob(f"best_{glob.escape(self.save_best)}_{unit}_*.pth")):
+            if not _is_best_name(path.name, self.save_best, unit) or path == self.best_path:
+                continue
+            if int(path.stem.rpartition("_")[2]) > resumed_at:
+                continue  # made after the point resumed from: it will be replaced
+            try:
+                state = load_checkpoint(path).get("hooks", {}).get("EvalHook") or {}
+            except RuntimeError:
+                continue
+            score = state.get("best_score")
+            best = INIT_VALUES[self.rule] if self.best_score is None else self.best_score
+            if score is not None and math.isfinite(score) and RULES[self.rule](score, best):
+                self.best_score, self.best_path = score, path
+
+
+def _is_best_name(filename: str, key: str, unit: str) -> bool:
+    prefix = f"best_{key}_{unit}_"
+    return filename.startswith(prefix) and filename.endswith(".pth") and filename[len(prefix):-4].isdigit()

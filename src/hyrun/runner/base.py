@@ -4,7 +4,7 @@ The surface hooks use (documented in README, "Writing a hook"):
   model, optimizer, data_loaders, data_loader (the current phase's), work_dir, logger,
   mode ("train" | "val"), epoch, iter, inner_iter, max_epochs, max_iters, iters_per_epoch,
   data_batch, outputs (what the step returned), log_buffer (per-iteration values),
-  publish(record) / records (whole records for the loggers), should_stop,
+  publish(record) / records (whole records for the loggers), should_stop and stop_reason,
   current_lr(), current_momentum(), register_hook(), hook_info().
 The runner knows no particular hook: optimization, timing, logging, evaluation and
 checkpoints are all hooks.
@@ -12,8 +12,10 @@ checkpoints are all hooks.
 from __future__ import annotations
 
 import bisect
+import inspect
+import itertools
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,8 @@ class Runner:
         self.data_batch: Any = None
         self.outputs: dict[str, Any] = {}
         self.should_stop = False  # set by a hook (early stopping, time limit, signal) to end the run
+        self.stop_reason: str | None = None  # why, when a hook or a signal says
+        self.resume_inner_iter = 0  # finished iterations of the current epoch, for a resumed run
         # train values run on across epochs (a logger's window may span two); a val phase's
         # values are its own
         self._log_buffers = {"train": LogBuffer(keep=1), "val": LogBuffer()}
@@ -162,9 +166,13 @@ class Runner:
         self.log_buffer = self._log_buffers[phase]
         if phase == "val":
             self.log_buffer.clear()
-        sampler = getattr(self.data_loader, "sampler", None)
-        if phase == "train" and hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(self.epoch)
+
+    def _train_batches_of_epoch(self) -> Iterator[Any]:
+        """This training epoch's batches; for a resumed run, those it has not seen yet
+        (``inner_iter`` is set to the first one's index)."""
+        skip, self.resume_inner_iter = self.resume_inner_iter, 0
+        self.inner_iter = skip
+        return epoch_batches(self.data_loader, self.epoch, skip)
 
     def _train_iter(self, batch: Any) -> None:
         self.data_batch = batch = self.to_device(batch)
@@ -196,6 +204,21 @@ class Runner:
         if self.device.type == "cpu":
             return batch
         return _move(batch, self.device)
+
+
+def epoch_batches(loader: Any, epoch: int, skip: int = 0) -> Iterator[Any]:
+    """The batches of training epoch ``epoch`` after the first ``skip``. A sampler with
+    ``set_epoch`` gets the epoch (its order may depend on it); one whose ``set_epoch`` takes
+    ``start`` begins there, any other loader is read past the skipped batches."""
+    sampler = getattr(loader, "sampler", None)
+    if hasattr(sampler, "set_epoch"):
+        batch_size = getattr(loader, "batch_size", None)
+        if skip and batch_size and "start" in inspect.signature(sampler.set_epoch).parameters:
+            sampler.set_epoch(epoch, start=skip * batch_size)
+            return iter(loader)
+        sampler.set_epoch(epoch)
+    batches = iter(loader)
+    return itertools.islice(batches, skip, None) if skip else batches
 
 
 def _move(batch: Any, device: torch.device) -> Any:

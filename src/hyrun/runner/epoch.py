@@ -26,11 +26,12 @@ class EpochBasedRunner(Runner):
     def train(self) -> None:
         self.model.train()
         self._start_epoch("train")
+        batches = self._train_batches_of_epoch()
         self.call_hook("before_train_epoch")
-        for self.inner_iter, batch in enumerate(self.data_loader):
+        for self.inner_iter, batch in enumerate(batches, start=self.inner_iter):
             self._train_iter(batch)
-            if self.should_stop:
-                break
+            if self.should_stop and self.inner_iter + 1 < self.iters_per_epoch:
+                return  # stopped mid-epoch: the epoch stays open, a resumed run finishes it
         self.call_hook("after_train_epoch")
         self.epoch += 1
 

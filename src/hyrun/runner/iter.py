@@ -31,8 +31,8 @@ class IterBasedRunner(Runner):
                     self.train(iters)
                 else:
                     self.val(iters)
-        if self._train_batches is not None:
-            self._end_train_epoch()
+        if self._train_batches is not None and not self.should_stop:
+            self._end_train_epoch()  # a stopped run leaves its epoch open, for a resume to finish
         self.call_hook("after_run")
 
     def train(self, iters: int) -> None:
@@ -42,9 +42,8 @@ class IterBasedRunner(Runner):
                 return
             if self._train_batches is None:
                 self._start_epoch("train")
+                self._train_batches = self._train_batches_of_epoch()
                 self.call_hook("before_train_epoch")
-                self._train_batches = iter(self.data_loader)
-                self.inner_iter = 0
             elif self.mode != "train":  # coming back from a val phase mid-epoch
                 self.mode, self.data_loader = "train", self.data_loaders["train"]
                 self.iters_per_epoch = len(self.data_loader)

@@ -1,0 +1,86 @@
+"""Options of the multi-select ``hooks`` group for the built-in hooks: one schema each.
+
+Fields are the hook's arguments with the same defaults, plus ``_target_`` and ``priority``
+(the hook's default; build pops it and registers the hook with it), as ``EmptyCacheConfig``.
+``hooks=[ema,early_stopping] hooks.ema.momentum=0.001`` selects and sets them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class EMAConfig:
+    _target_: str = "hyrun.hooks.ema.EMAHook"
+    priority: Any = 49  # after OptimizerHook (40), before CheckpointHook (50) and EvalHook (70)
+    momentum: float = 0.0002
+    interval: int = 1
+    warm_up: int = 100
+
+
+@dataclass
+class EarlyStoppingConfig:
+    _target_: str = "hyrun.hooks.early_stopping.EarlyStoppingHook"
+    priority: Any = 80  # after EvalHook (LOW=70)
+    monitor: str = "accuracy"
+    rule: Optional[str] = None  # greater | less; inferred from the monitor's name when unset
+    min_delta: float = 0.1
+    strict: bool = False
+    check_finite: bool = True
+    patience: int = 5
+    stopping_threshold: Optional[float] = None
+
+
+@dataclass
+class NanGuardConfig:
+    _target_: str = "hyrun.hooks.nan_guard.NanGuardHook"
+    priority: Any = "HIGH"  # before OptimizerHook's backward and step
+    action: str = "stop"  # stop | skip
+
+
+@dataclass
+class TimeLimitConfig:
+    _target_: str = "hyrun.hooks.time_limit.TimeLimitHook"
+    priority: Any = "VERY_LOW"
+    max_seconds: float = MISSING  # required: the run's wall-clock budget
+
+
+@dataclass
+class ProfilerConfig:
+    _target_: str = "hyrun.hooks.profiler.ProfilerHook"
+    priority: Any = "LOWEST"
+    wait: int = 1
+    warmup: int = 1
+    active: int = 3
+    repeat: int = 1
+    record_shapes: bool = False
+    profile_memory: bool = False
+    with_stack: bool = False
+
+
+@dataclass
+class SyncBuffersConfig:
+    _target_: str = "hyrun.hooks.sync_buffers.SyncBuffersHook"
+    priority: Any = 48  # before EMAHook (49), CheckpointHook (50) and EvalHook (70)
+
+
+HOOK_OPTIONS: dict[str, type] = {
+    "ema": EMAConfig,
+    "early_stopping": EarlyStoppingConfig,
+    "nan_guard": NanGuardConfig,
+    "time_limit": TimeLimitConfig,
+    "profiler": ProfilerConfig,
+    "sync_buffers": SyncBuffersConfig,
+}
+
+
+def register_hook_options(cs: ConfigStore) -> None:
+    """Store each built-in hook's schema as an option of the ``hooks`` group."""
+    from hyrun.config.store import store_multi  # here: store.py imports this module to call us
+
+    for name, node in HOOK_OPTIONS.items():
+        store_multi(cs, "hooks", name, node)
