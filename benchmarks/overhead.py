@@ -204,7 +204,9 @@ def max_param_diff(a, b) -> float:
 
 def same_settings(a, b) -> bool:
     def settings(optimizer):
-        return [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+        # the schedule hooks record each group's base (initial_lr); the settings are the rest
+        return [{k: v for k, v in g.items() if k != "params" and not k.startswith("initial_")}
+                for g in optimizer.param_groups]
 
     return settings(a) == settings(b)
 
