@@ -76,3 +76,52 @@ def test_a_truncated_checkpoint_is_a_clear_error(tmp_path):
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(RuntimeError, match="cannot load checkpoint .*epoch_1.pth"):
         load_checkpoint(path)
+
+
+def test_top_k_checkpoints_by_a_val_metric(tmp_path):
+    runner = train(tmp_path, "runner.max_epochs=5", "checkpoint_config.topk=2", "checkpoint_config.topk_metric=loss",
+                   "evaluation.metric=[accuracy,loss]", "optimizer.lr=0.1")
+    losses = {r["epoch"]: r["loss"] for r in runner.records if "loss" in r and "accuracy" in r}
+    best_two = sorted(losses, key=losses.get)[:2]
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").glob("top_*"))
+    assert kept == sorted(f"top_loss_epoch_{e}.pth" for e in best_two)
+    state = torch.load(tmp_path / "checkpoints" / f"top_loss_epoch_{best_two[0]}.pth", weights_only=True)
+    assert "optimizer" not in state
+    # epoch 5's checkpoint is written before epoch 5 is evaluated: it holds the top of epochs 1-4
+    latest = torch.load(tmp_path / "checkpoints" / "latest.pth", weights_only=True)
+    assert [s for s, _ in latest["hooks"]["CheckpointHook"]["top"]] == sorted(
+        v for e, v in losses.items() if e < 5)[:2]
+
+
+SAVER = """
+import sys, torch
+from hyrun.checkpoint import link_atomic, save_atomic
+folder = sys.argv[1]
+state = {"weights": torch.randn(4_000_000)}  # 16 MB: the process spends its time writing
+for i in range(10_000):
+    state["step"] = torch.tensor(i)
+    save_atomic(state, f"{folder}/iter_{i % 2}.pth")
+    link_atomic(f"{folder}/iter_{i % 2}.pth", f"{folder}/latest.pth")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.05, 0.17, 0.31])
+def test_sigkill_while_saving_leaves_latest_loadable(tmp_path, delay):
+    import subprocess
+    import sys
+    import time
+
+    saver = subprocess.Popen([sys.executable, "-c", SAVER, str(tmp_path)])
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "latest.pth").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(delay)
+    saver.kill()
+    saver.wait()
+    state = load_checkpoint(tmp_path / "latest.pth")
+    assert state["weights"].shape == (4_000_000,) and int(state["step"]) >= 0
+    from hyrun.checkpoint import remove_stale_temp_files
+
+    remove_stale_temp_files(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

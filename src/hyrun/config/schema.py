@@ -130,6 +130,9 @@ class CheckpointConfig:
     max_keep_ckpts: int = -1
     save_last: bool = True
     out_dir: Optional[str] = None
+    topk: int = 0  # also keep the best topk evaluated weights: top_<metric>_epoch_N.pth
+    topk_metric: str = "accuracy"
+    rule: Optional[str] = None  # greater | less; inferred from topk_metric when unset
 
 
 @dataclass

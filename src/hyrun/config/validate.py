@@ -36,6 +36,7 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "runner.max_iters": at_least(1),
     "log_config.interval": at_least(1),
     "checkpoint_config.interval": at_least(1),
+    "checkpoint_config.topk": at_least(0),
     "evaluation.interval": at_least(1),
     "evaluation.start": at_least(0),
     "data.batch_size": at_least(1),
@@ -69,6 +70,7 @@ def validate(cfg: DictConfig) -> None:
     _check_betas(cfg)
     _check_schedules(cfg)
     _check_amp(cfg)
+    _check_topk(cfg)
     _check_evaluation(cfg)
     _check_hooks(cfg)
     import_custom_modules(cfg.custom_imports)
@@ -163,6 +165,18 @@ def _check_betas(cfg: DictConfig) -> None:
         for i, beta in enumerate(betas):
             if not 0 <= beta < 1:
                 raise ConfigError(f"optimizer.betas[{i}]", beta, "a number in [0, 1)")
+
+
+def _check_topk(cfg: DictConfig) -> None:
+    checkpoint = cfg.checkpoint_config
+    if checkpoint is None or not checkpoint.topk:
+        return
+    evaluated = [m if isinstance(m, str) else m.get("name") for m in cfg.evaluation.metric] if cfg.evaluation else []
+    if checkpoint.topk_metric not in evaluated:
+        raise ConfigError("checkpoint_config.topk_metric", checkpoint.topk_metric,
+                          "one of the evaluated metrics: " + (", ".join(map(str, evaluated)) or "none (evaluation=null)"))
+    if checkpoint.rule is not None and checkpoint.rule not in RULES:
+        raise ConfigError("checkpoint_config.rule", checkpoint.rule, "greater or less")
 
 
 def _check_amp(cfg: DictConfig) -> None:

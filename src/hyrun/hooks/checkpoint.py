@@ -6,6 +6,7 @@ from pathlib import Path
 
 from hyrun.checkpoint import link_atomic, remove_stale_temp_files, runner_state, save_atomic
 from hyrun.hooks.base import Hook
+from hyrun.hooks.evaluation import infer_rule
 from hyrun.runner.priority import Priority
 
 
@@ -13,28 +14,43 @@ class CheckpointHook(Hook):
     priority = Priority.NORMAL
 
     def __init__(self, interval: int = 1, by_epoch: bool = True, save_optimizer: bool = True,
-                 max_keep_ckpts: int = -1, save_last: bool = True, out_dir: str | None = None) -> None:
+                 max_keep_ckpts: int = -1, save_last: bool = True, out_dir: str | None = None,
+                 topk: int = 0, topk_metric: str = "accuracy", rule: str | None = None) -> None:
         self.interval = interval
         self.by_epoch = by_epoch
         self.save_optimizer = save_optimizer
         self.max_keep_ckpts = max_keep_ckpts
         self.save_last = save_last
         self.out_dir = out_dir
+        # the best `topk` evaluations by `topk_metric`: [(score, path)], best first
+        self.topk, self.topk_metric = topk, topk_metric
+        self.rule = rule or (infer_rule(topk_metric) if topk else None)
+        self.top: list[tuple[float, str]] = []
+        self._next_record = 0
 
     def before_run(self, runner) -> None:
         self.folder = Path(self.out_dir) if self.out_dir else runner.work_dir / "checkpoints"
         self._saved_at: int | None = runner.iter if runner.iter else None
         remove_stale_temp_files(self.folder)
 
+    def stages(self) -> list[str]:
+        skip = {"after_train_iter" if self.by_epoch else "after_train_epoch"}
+        if not self.topk:
+            skip.add("before_train_iter")
+        return [s for s in super().stages() if s not in skip]
+
+    def before_train_iter(self, runner) -> None:
+        # evaluations since the last iteration were of the weights as they are now
+        if len(runner.records) > self._next_record:
+            self._keep_top(runner)
+
     def after_run(self, runner) -> None:
         """A run stopped early (a signal, a time limit, early stopping) saves where it is,
         mid-epoch too, so that ``resume=auto`` continues exactly."""
+        if self.topk:
+            self._keep_top(runner)
         if runner.should_stop and self._saved_at != runner.iter:
             self.save(runner, f"iter_{runner.iter}.pth", epoch=runner.epoch, iter=runner.iter)
-
-    def stages(self) -> list[str]:
-        skip = "after_train_iter" if self.by_epoch else "after_train_epoch"
-        return [s for s in super().stages() if s != skip]
 
     def after_train_epoch(self, runner) -> None:
         if self.by_epoch and (self.every_n_epochs(runner, self.interval)
@@ -57,6 +73,37 @@ class CheckpointHook(Hook):
         self._saved_at = iter
         self._remove_old(runner)
         return path
+
+    def _keep_top(self, runner) -> None:
+        records, start = runner.records, self._next_record
+        self._next_record = len(records)
+        for record in records[start:]:
+            score = record.get(self.topk_metric)
+            if record["mode"] != "val" or score is None:
+                continue
+            better = (lambda a, b: a > b) if self.rule == "greater" else (lambda a, b: a < b)
+            if len(self.top) == self.topk and not better(score, self.top[-1][0]):
+                continue
+            path = self.folder / f"top_{self.topk_metric}_epoch_{record['epoch']}.pth"
+            if not self.by_epoch:
+                path = self.folder / f"top_{self.topk_metric}_iter_{record['iter']}.pth"
+            save_atomic(runner_state(runner, epoch=runner.epoch, iter=runner.iter, save_optimizer=False), path)
+            self.top.append((score, str(path)))
+            self.top.sort(key=lambda item: item[0], reverse=self.rule == "greater")
+            for _, dropped in self.top[self.topk:]:
+                Path(dropped).unlink(missing_ok=True)
+            del self.top[self.topk:]
+            runner.logger.info(f"Top {self.topk} by {self.topk_metric}: " + ", ".join(
+                f"{Path(p).name} ({s:.4f})" for s, p in self.top))
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if self.topk:
+            checkpoint.setdefault("hooks", {})["CheckpointHook"] = {"top": [list(item) for item in self.top]}
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = checkpoint.get("hooks", {}).get("CheckpointHook")
+        if state:
+            self.top = [(score, path) for score, path in state["top"]]
 
     def _remove_old(self, runner) -> None:
         if self.max_keep_ckpts <= 0:
