@@ -259,7 +259,7 @@ C2_OPTIONS = {
     "hooks": {"ema", "empty_cache"},
     "logger": {"text", "tensorboard", "mlflow"},
 }
-NOT_YET = {"hooks", "logger"}  # ema (hooks issue), tensorboard and mlflow (loggers issue)
+NOT_YET = {"logger"}  # tensorboard and mlflow (the loggers issue)
 
 
 @pytest.fixture(scope="module")

@@ -33,8 +33,10 @@ def train(work_dir, *overrides):
 
 
 def records(work_dir, after_iter=0):
+    """metrics.jsonl lines after ``after_iter``, without timings, checkpoint paths by file name."""
     lines = [json.loads(line) for line in (Path(work_dir) / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if k not in TIMING} for r in lines if r["iter"] > after_iter]
+    return [{k: Path(v).name if k == "best_checkpoint" else v for k, v in r.items() if k not in TIMING}
+            for r in lines if r["iter"] > after_iter]
 
 
 def assert_same_weights(a, b):
@@ -118,3 +120,19 @@ def test_a_second_sigint_interrupts_at_once(tmp_path):
     result = hyrun(tmp_path, *stop, f"hydra.run.dir={tmp_path}/run")
     assert result.returncode != 0 and result.returncode != 75
     assert "KeyboardInterrupt" in result.stderr
+
+
+@pytest.mark.parametrize("stop_at", [15, 22], ids=["epoch-end", "mid-epoch"])
+def test_hook_states_continue_after_a_stop(tmp_path, stop_at):
+    """EMA weights, the best score and early stopping's count come back with a resume."""
+    common = ["runner.max_epochs=3", "hooks=[ema,early_stopping]", "hooks.ema.momentum=0.05",
+              "hooks.ema.warm_up=5", "evaluation.save_best=auto", "hooks.early_stopping.patience=1",
+              "hooks.early_stopping.min_delta=0.5"]
+    straight = train(tmp_path / "straight", *common)
+    train(tmp_path / "resumed", *common, "+custom_hooks.stop._target_=tests.plugins.custom_parts.StopAt",
+          f"+custom_hooks.stop.iter={stop_at}")
+    resumed = train(tmp_path / "resumed", *common, "resume=auto")
+    assert straight.stop_reason and straight.stop_reason == resumed.stop_reason  # early stopping, at the same point
+    assert (straight.epoch, straight.iter) == (resumed.epoch, resumed.iter)
+    assert_same_weights(straight.model, resumed.model)  # the EMA buffers included
+    assert records(tmp_path / "resumed", after_iter=stop_at) == records(tmp_path / "straight", after_iter=stop_at)

@@ -92,17 +92,24 @@ def latest_checkpoint(folder: str | Path) -> Path | None:
     return path if path.is_file() else None
 
 
+def load_model_state(model: torch.nn.Module, state_dict: dict[str, Any]) -> None:
+    """Load weights, strictly but for the ``ema_*`` buffers an EMA hook adds to the model when
+    it starts (it restores them itself, from the checkpoint)."""
+    own = _unwrap(model).state_dict().keys()
+    _unwrap(model).load_state_dict({k: v for k, v in state_dict.items() if k in own or not k.startswith("ema_")})
+
+
 def load_weights(runner, path: str | Path) -> None:
     """``load_from``: the model's weights only; training starts at epoch 0."""
     checkpoint = load_checkpoint(path, runner.device)
-    _unwrap(runner.model).load_state_dict(checkpoint["state_dict"])
+    load_model_state(runner.model, checkpoint["state_dict"])
     runner.logger.info(f"Loaded weights from {path}")
 
 
 def resume(runner, path: str | Path) -> None:
     """``resume``: weights, optimizer, counters, and each hook's state."""
     checkpoint = load_checkpoint(path, runner.device)
-    _unwrap(runner.model).load_state_dict(checkpoint["state_dict"])
+    load_model_state(runner.model, checkpoint["state_dict"])
     if "optimizer" in checkpoint and runner.optimizer is not None:
         runner.optimizer.load_state_dict(checkpoint["optimizer"])
     meta = checkpoint["meta"]

@@ -7,11 +7,12 @@ from pathlib import Path
 from hyrun.checkpoint import link_atomic, remove_stale_temp_files, runner_state, save_atomic
 from hyrun.hooks.base import Hook
 from hyrun.hooks.evaluation import infer_rule
-from hyrun.runner.priority import Priority
 
 
 class CheckpointHook(Hook):
-    priority = Priority.NORMAL
+    # After evaluation (LOW) and the hooks that act on its results (early stopping, 80), so
+    # that a checkpoint holds them and a resumed run continues exactly; MMCV saves first (NORMAL).
+    priority = 85
 
     def __init__(self, interval: int = 1, by_epoch: bool = True, save_optimizer: bool = True,
                  max_keep_ckpts: int = -1, save_last: bool = True, out_dir: str | None = None,
@@ -34,31 +35,28 @@ class CheckpointHook(Hook):
         remove_stale_temp_files(self.folder)
 
     def stages(self) -> list[str]:
-        skip = {"after_train_iter" if self.by_epoch else "after_train_epoch"}
-        if not self.topk:
-            skip.add("before_train_iter")
-        return [s for s in super().stages() if s not in skip]
-
-    def before_train_iter(self, runner) -> None:
-        # evaluations since the last iteration were of the weights as they are now
-        if len(runner.records) > self._next_record:
-            self._keep_top(runner)
+        if self.topk:  # evaluations may come after an epoch or after an iteration
+            return super().stages()
+        idle = "after_train_iter" if self.by_epoch else "after_train_epoch"
+        return [s for s in super().stages() if s != idle]
 
     def after_run(self, runner) -> None:
         """A run stopped early (a signal, a time limit, early stopping) saves where it is,
         mid-epoch too, so that ``resume=auto`` continues exactly."""
-        if self.topk:
-            self._keep_top(runner)
         if runner.should_stop and self._saved_at != runner.iter:
             self.save(runner, f"iter_{runner.iter}.pth", epoch=runner.epoch, iter=runner.iter)
 
     def after_train_epoch(self, runner) -> None:
+        if self.topk and len(runner.records) > self._next_record:
+            self._keep_top(runner)  # evaluated just now (EvalHook runs first): these weights
         if self.by_epoch and (self.every_n_epochs(runner, self.interval)
                               or (self.save_last and self.is_last_epoch(runner))):
             # hooks run before the runner counts the epoch that just finished
             self.save(runner, f"epoch_{runner.epoch + 1}.pth", epoch=runner.epoch + 1, iter=runner.iter)
 
     def after_train_iter(self, runner) -> None:
+        if self.topk and len(runner.records) > self._next_record:
+            self._keep_top(runner)
         if not self.by_epoch and (self.every_n_iters(runner, self.interval)
                                   or (self.save_last and self.is_last_iter(runner))):
             last_of_epoch = runner.inner_iter + 1 == runner.iters_per_epoch

@@ -21,9 +21,9 @@ epochs (iterations) finished when it was evaluated (0 for an evaluation before t
 names that one after the next epoch), and the previous best file is removed. A score that is
 not finite (NaN, inf) never becomes the best (MMCV: NaN never does; +inf would) and is warned
 about. The val record of each evaluation holds every metric, then, once there is a best,
-``best_<metric>`` (the best score so far) and ``best_checkpoint`` (its path, a string).
-The best score and path are kept in ``runner.meta["hook_msgs"]`` (``best_score``,
-``best_ckpt``, as MMCV) and in every checkpoint under ``hooks.EvalHook``.
+``best_<metric>`` (the best score so far) and ``best_checkpoint`` (its path relative to the
+work dir, a string). The best score and path are kept in ``runner.meta["hook_msgs"]`` (``best_score``, ``best_ckpt``: the full path, as
+MMCV) and in every checkpoint under ``hooks.EvalHook`` (the path relative to the work dir).
 """
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ class EvalHook(Hook):
                             epoch=epoch if state_epoch is None else state_epoch, iter=iter)
             if self.best_path is not None:
                 record[f"best_{self.save_best}"] = self.best_score
-                record["best_checkpoint"] = str(self.best_path)
+                record["best_checkpoint"] = _relative(self.best_path, runner.work_dir)
         runner.publish(record)
 
     @torch.no_grad()
@@ -198,7 +198,7 @@ class EvalHook(Hook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint.setdefault("hooks", {})["EvalHook"] = {
             "key": self.save_best, "rule": self.rule, "best_score": self.best_score,
-            "best_path": str(self.best_path) if self.best_path is not None else None}
+            "best_path": _relative(self.best_path, runner.work_dir) if self.best_path is not None else None}
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         state = checkpoint.get("hooks", {}).get("EvalHook")
@@ -208,7 +208,7 @@ class EvalHook(Hook):
         if state.get("key", self.save_best) != self.save_best:
             return  # the best of another metric
         self.best_score = state.get("best_score")
-        self.best_path = Path(state["best_path"]) if state.get("best_path") else None
+        self.best_path = runner.work_dir / state["best_path"] if state.get("best_path") else None
         if self.save_best:
             self._adopt_later_best(runner)
             if self.best_path is not None:
@@ -235,6 +235,15 @@ class EvalHook(Hook):
             best = INIT_VALUES[self.rule] if self.best_score is None else self.best_score
             if score is not None and math.isfinite(score) and RULES[self.rule](score, best):
                 self.best_score, self.best_path = score, path
+
+
+def _relative(path: Path, work_dir: Path) -> str:
+    """``path`` as the records give it: relative to the work dir (where metrics.jsonl is)
+    when inside it, so that a moved or compared run dir reads the same."""
+    try:
+        return str(Path(path).relative_to(work_dir))
+    except ValueError:
+        return str(path)
 
 
 def _is_best_name(filename: str, key: str, unit: str) -> bool:

@@ -23,7 +23,8 @@ class OptimizerHook(Hook):
     GradientCumulativeOptimizerHook). ``amp``: ``{dtype, loss_scale}`` autocasts the step's
     forward; float16 scales the loss (``dynamic``, a number for a static scale, or GradScaler's
     arguments as a mapping, as MMCV's Fp16OptimizerHook), bfloat16 needs no scaling.
-    ``detect_anomalous_params``: log the parameters the loss does not depend on."""
+    ``detect_anomalous_params``: log the parameters the loss does not depend on. A step whose
+    outputs say ``skip_step`` (the NaN guard) is skipped, its gradients dropped."""
 
     priority = Priority.ABOVE_NORMAL
 
@@ -88,6 +89,9 @@ class OptimizerHook(Hook):
         if self._autocast is not None:  # the forward is done: backward runs outside autocast
             self._autocast.__exit__(None, None, None)
             self._autocast = None
+        if runner.outputs.get("skip_step"):  # a hook (the NaN guard) judged this step unsafe
+            runner.optimizer.zero_grad(set_to_none=True)
+            return
         loss = runner.outputs["loss"]
         if self.detect_anomalous_params:
             self._log_params_outside_graph(loss, runner)
