@@ -30,6 +30,7 @@ def run(cfg: DictConfig) -> float | None:
     """One job: returns the last evaluated value of the first metric (for sweepers)."""
     validated(cfg)
     from hyrun.build import build_runner
+    from hyrun.metrics import metric_names
 
     work_dir = cfg.work_dir or HydraConfig.get().runtime.output_dir
     logger = logging.getLogger("hyrun")
@@ -43,7 +44,7 @@ def run(cfg: DictConfig) -> float | None:
         logger.warning("Stopped by %s at epoch %d, iter %d; resume=auto continues from %s", runner.stop_reason,
                        runner.epoch + 1, runner.iter, runner.work_dir / "checkpoints" / "latest.pth")
         sys.exit(EXIT_PREEMPTED)
-    return report(runner, logger, cfg.evaluation.metric[0] if cfg.evaluation is not None else None)
+    return report(runner, logger, metric_names(cfg.evaluation.metric)[0] if cfg.evaluation is not None else None)
 
 
 def report(runner, logger: logging.Logger, metric: str | None) -> float | None:
@@ -54,7 +55,7 @@ def report(runner, logger: logging.Logger, metric: str | None) -> float | None:
         return None
     last = evaluations[-1]
     values = {k: v for k, v in last.items() if k not in ("mode", "epoch", "iter")}
-    summary = ", ".join(f"{k} {v:.4f}" for k, v in values.items())
+    summary = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items())
     logger.info("Final val %s (epoch %d, iter %d). Outputs in %s", summary, last["epoch"], last["iter"],
                 runner.work_dir)
     return last[metric]

@@ -171,7 +171,9 @@ def _check_topk(cfg: DictConfig) -> None:
     checkpoint = cfg.checkpoint_config
     if checkpoint is None or not checkpoint.topk:
         return
-    evaluated = [m if isinstance(m, str) else m.get("name") for m in cfg.evaluation.metric] if cfg.evaluation else []
+    from hyrun.metrics import metric_names
+
+    evaluated = metric_names(cfg.evaluation.metric) if cfg.evaluation is not None else []
     if checkpoint.topk_metric not in evaluated:
         raise ConfigError("checkpoint_config.topk_metric", checkpoint.topk_metric,
                           "one of the evaluated metrics: " + (", ".join(map(str, evaluated)) or "none (evaluation=null)"))

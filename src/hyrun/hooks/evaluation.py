@@ -22,8 +22,9 @@ names that one after the next epoch), and the previous best file is removed. A s
 not finite (NaN, inf) never becomes the best (MMCV: NaN never does; +inf would) and is warned
 about. The val record of each evaluation holds every metric, then, once there is a best,
 ``best_<metric>`` (the best score so far) and ``best_checkpoint`` (its path relative to the
-work dir, a string). The best score and path are kept in ``runner.meta["hook_msgs"]`` (``best_score``, ``best_ckpt``: the full path, as
-MMCV) and in every checkpoint under ``hooks.EvalHook`` (the path relative to the work dir).
+work dir, a string). The best score and path are kept in ``runner.meta["hook_msgs"]``
+(``best_score``, ``best_ckpt``: the full path, as MMCV) and in every checkpoint under
+``hooks.EvalHook`` (the path relative to the work dir).
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from typing import Any
 
 import torch
 
-from hyrun.checkpoint import load_checkpoint, runner_state, save_atomic
+from hyrun.checkpoint import runner_state, save_atomic
 from hyrun.hooks.base import Hook
 from hyrun.metrics import as_float, build_metrics
 from hyrun.runner.priority import Priority
@@ -185,10 +186,10 @@ class EvalHook(Hook):
         self.best_score, self.best_path = score, folder / name
         runner.meta.setdefault("hook_msgs", {}).update(best_score=score, best_ckpt=str(self.best_path))
         save_atomic(runner_state(runner, epoch=epoch, iter=iter), self.best_path)
-        # the previous best, and any left over from a run resumed from before it was made
-        stale = {old} if old is not None else set()
-        stale.update(folder.glob(f"best_{glob.escape(self.save_best)}_{unit}_*.pth"))
-        for path in stale:
+        if old is not None and old != self.best_path:  # MMCV: os.remove(best_ckpt_path) if it is a file
+            old.unlink(missing_ok=True)
+        # and any best file left over by a run resumed from a checkpoint older than it
+        for path in folder.glob(f"best_{glob.escape(self.save_best)}_{unit}_*.pth"):
             if path != self.best_path and _is_best_name(path.name, self.save_best, unit):
                 path.unlink(missing_ok=True)
         runner.logger.info(f"Now best checkpoint is saved as {name}.")
@@ -209,32 +210,8 @@ class EvalHook(Hook):
             return  # the best of another metric
         self.best_score = state.get("best_score")
         self.best_path = runner.work_dir / state["best_path"] if state.get("best_path") else None
-        if self.save_best:
-            self._adopt_later_best(runner)
-            if self.best_path is not None:
-                runner.meta.setdefault("hook_msgs", {}).update(best_score=self.best_score,
-                                                               best_ckpt=str(self.best_path))
-
-    def _adopt_later_best(self, runner) -> None:
-        """A checkpoint is saved before the same epoch's evaluation (CheckpointHook runs
-        first), so the best file of that evaluation is newer than the state just loaded:
-        take the best file made at or before the point resumed from with the best score."""
-        unit = "epoch" if self.by_epoch else "iter"
-        resumed_at = runner.epoch if self.by_epoch else runner.iter
-        folder = runner.work_dir / "checkpoints"
-        for path in sorted(folder.glob(f"best_{glob.escape(self.save_best)}_{unit}_*.pth")):
-            if not _is_best_name(path.name, self.save_best, unit) or path == self.best_path:
-                continue
-            if int(path.stem.rpartition("_")[2]) > resumed_at:
-                continue  # made after the point resumed from: it will be replaced
-            try:
-                state = load_checkpoint(path).get("hooks", {}).get("EvalHook") or {}
-            except RuntimeError:
-                continue
-            score = state.get("best_score")
-            best = INIT_VALUES[self.rule] if self.best_score is None else self.best_score
-            if score is not None and math.isfinite(score) and RULES[self.rule](score, best):
-                self.best_score, self.best_path = score, path
+        if self.save_best and self.best_path is not None:
+            runner.meta.setdefault("hook_msgs", {}).update(best_score=self.best_score, best_ckpt=str(self.best_path))
 
 
 def _relative(path: Path, work_dir: Path) -> str:
