@@ -485,18 +485,16 @@ def test_sync_buffers_averages_across_two_gloo_processes(tmp_path):
 # -- config options --------------------------------------------------------------------------
 def test_hook_options_compose_and_build_with_the_hooks_defaults():
     from hydra import compose, initialize_config_dir
-    from hydra.core.config_store import ConfigStore
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
     from hyrun.cli import config_dir
-    from hyrun.config.hook_options import HOOK_OPTIONS, register_hook_options
+    from hyrun.config.hook_options import HOOK_OPTIONS
     from hyrun.config.store import register_configs
     from hyrun.config.validate import validate
     from hyrun.runner.priority import get_priority
 
     register_configs()
-    register_hook_options(ConfigStore.instance())
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         cfg = compose("config", overrides=[f"hooks=[{','.join(HOOK_OPTIONS)}]", "hooks.time_limit.max_seconds=60",
                                            "hooks.ema.momentum=0.001"])

@@ -1,7 +1,7 @@
 """Options of the multi-select ``hooks`` group for the built-in hooks: one schema each.
 
 Fields are the hook's arguments with the same defaults, plus ``_target_`` and ``priority``
-(the hook's default; build pops it and registers the hook with it), as ``EmptyCacheConfig``.
+(the hook's default; build pops it and registers the hook with it).
 ``hooks=[ema,early_stopping] hooks.ema.momentum=0.001`` selects and sets them.
 """
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 
@@ -68,6 +67,15 @@ class SyncBuffersConfig:
     priority: Any = 48  # before EMAHook (49), CheckpointHook (50) and EvalHook (70)
 
 
+@dataclass
+class EmptyCacheConfig:
+    _target_: str = "hyrun.hooks.empty_cache.EmptyCacheHook"
+    priority: Any = "NORMAL"
+    before_epoch: bool = False
+    after_epoch: bool = True
+    after_iter: bool = False
+
+
 HOOK_OPTIONS: dict[str, type] = {
     "ema": EMAConfig,
     "early_stopping": EarlyStoppingConfig,
@@ -75,12 +83,5 @@ HOOK_OPTIONS: dict[str, type] = {
     "time_limit": TimeLimitConfig,
     "profiler": ProfilerConfig,
     "sync_buffers": SyncBuffersConfig,
+    "empty_cache": EmptyCacheConfig,
 }
-
-
-def register_hook_options(cs: ConfigStore) -> None:
-    """Store each built-in hook's schema as an option of the ``hooks`` group."""
-    from hyrun.config.store import store_multi  # here: store.py imports this module to call us
-
-    for name, node in HOOK_OPTIONS.items():
-        store_multi(cs, "hooks", name, node)

@@ -166,15 +166,6 @@ class TextLoggerConfig:
     _target_: str = "hyrun.hooks.logger.text.TextLoggerHook"
 
 
-@dataclass
-class EmptyCacheConfig:
-    _target_: str = "hyrun.hooks.empty_cache.EmptyCacheHook"
-    priority: Any = "NORMAL"
-    before_epoch: bool = False
-    after_epoch: bool = True
-    after_iter: bool = False
-
-
 # -- the whole config -----------------------------------------------------------------------
 @dataclass
 class Config:

@@ -9,7 +9,7 @@ from hydra.core.config_store import ConfigStore
 
 from hyrun.config import schema
 from hyrun.config.optimizers import optimizer_schemas
-from hyrun.config.hook_options import register_hook_options
+from hyrun.config.hook_options import HOOK_OPTIONS
 from hyrun.config.schedules import lr_schemas, momentum_schemas
 
 # The groups whose options several may be selected at once (hooks=[a,b]); an option's
@@ -39,8 +39,8 @@ def register_configs() -> None:
     for name, momentum_schema in momentum_schemas().items():
         cs.store(group="momentum_config", name=name, node=momentum_schema)
 
-    store_multi(cs, "hooks", "empty_cache", schema.EmptyCacheConfig)
-    register_hook_options(cs)
+    for name, hook_schema in HOOK_OPTIONS.items():
+        store_multi(cs, "hooks", name, hook_schema)
     store_multi(cs, "logger", "text", schema.TextLoggerConfig)
 
 
