@@ -259,7 +259,7 @@ C2_OPTIONS = {
     "hooks": {"ema", "empty_cache"},
     "logger": {"text", "tensorboard", "mlflow"},
 }
-NOT_YET = {"logger"}  # tensorboard and mlflow (the loggers issue)
+NOT_YET: set[str] = set()
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,8 @@ def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger |
         model, optimizer, loaders, work_dir,
         max_epochs=cfg.runner.max_epochs if runner_cls is EpochBasedRunner else None,
         max_iters=cfg.runner.max_iters if runner_cls is IterBasedRunner else None,
-        logger=logger, device=device, meta={"seed": seed},
+        logger=logger, device=device, meta={"seed": seed, "config": OmegaConf.to_container(
+            cfg, resolve=True, enum_to_str=True), "hydra": hydra_info()},
     )
     for hook, priority in default_hooks(cfg, runner_cls.by_epoch):
         runner.register_hook(hook, priority)
@@ -52,6 +53,25 @@ def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger |
         else:
             runner.logger.info("resume=auto: no checkpoint in %s, starting afresh", runner.work_dir / "checkpoints")
     return runner
+
+
+def hydra_info() -> dict[str, Any]:
+    """What the loggers tell about the job: name, overrides, output and sweep dirs, choices."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return {}
+    hydra = HydraConfig.get()
+    return {
+        "job_name": hydra.job.name,
+        "overrides": list(hydra.overrides.task),
+        "output_dir": hydra.runtime.output_dir,
+        "cwd": hydra.runtime.cwd,  # the folder hyrun was started from
+        "mode": str(hydra.mode.name if hydra.mode is not None else "RUN"),
+        "sweep_dir": hydra.sweep.dir if hydra.mode is not None and hydra.mode.name == "MULTIRUN" else None,
+        "job_num": hydra.job.get("num"),
+        "choices": {k: v for k, v in hydra.runtime.choices.items() if not k.startswith("hydra/")},
+    }
 
 
 def build_data(data_cfg: DictConfig, seed: int) -> dict[str, Any]:

@@ -166,6 +166,23 @@ class TextLoggerConfig:
     _target_: str = "hyrun.hooks.logger.text.TextLoggerHook"
 
 
+@dataclass
+class TensorboardLoggerConfig:
+    _target_: str = "hyrun.hooks.logger.tensorboard.TensorboardLoggerHook"
+    log_dir: Optional[str] = None  # default: <output dir>/tensorboard
+
+
+@dataclass
+class MlflowLoggerConfig:
+    _target_: str = "hyrun.hooks.logger.mlflow.MlflowLoggerHook"
+    tracking_uri: Optional[str] = None  # default: sqlite:///<launch folder>/mlflow.db (absolute)
+    experiment_name: Optional[str] = None  # default: the Hydra job name
+    run_name: Optional[str] = None  # default: the job's overrides (a sweep's child) or the job name
+    tags: Dict[str, str] = field(default_factory=dict)
+    log_model: bool = False
+    log_system_metrics: bool = False
+
+
 # -- the whole config -----------------------------------------------------------------------
 @dataclass
 class Config:

@@ -42,6 +42,8 @@ def register_configs() -> None:
     for name, hook_schema in HOOK_OPTIONS.items():
         store_multi(cs, "hooks", name, hook_schema)
     store_multi(cs, "logger", "text", schema.TextLoggerConfig)
+    store_multi(cs, "logger", "tensorboard", schema.TensorboardLoggerConfig)
+    store_multi(cs, "logger", "mlflow", schema.MlflowLoggerConfig)
 
 
 def store_multi(cs: ConfigStore, group: str, name: str, node: object) -> None:
