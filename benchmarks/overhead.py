@@ -219,7 +219,7 @@ def run_hyrun(setup: Setup, arm: str, work_dir: Path, clock_cls):
     first, last = clock_cls(), clock_cls()
     runner.register_hook(first, "HIGHEST")
     runner.register_hook(last, "LOWEST")
-    buffer = runner._log_buffers["train"]
+    buffer = runner.log_buffers["train"]
     buffer.keep = None  # keep every value (normally only a logger's window), to read epoch 2's times
     gc.collect()
     runner.run([("train", 1)])

@@ -199,5 +199,5 @@ def test_a_model_step_methods_replace_the_default(tmp_path):
                               max_epochs=1)
     runner.register_hook(OptimizerHook())
     runner.run([("train", 1), ("val", 1)])
-    assert set(runner._log_buffers["train"].history) == {"loss", "l2"}
+    assert set(runner.log_buffers["train"].history) == {"loss", "l2"}
     assert runner.records[-1]["mode"] == "val" and set(runner.records[-1]) == {"mode", "epoch", "iter", "loss"}

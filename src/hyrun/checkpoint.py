@@ -21,7 +21,7 @@ def runner_state(runner, *, epoch: int, iter: int, save_optimizer: bool = True) 
         "state_dict": _unwrap(runner.model).state_dict(),
         "rng": rng_state(),
         "log_buffer": {key: [float(v) for v in values]
-                       for key, values in runner._log_buffers["train"].history.items()},
+                       for key, values in runner.log_buffers["train"].history.items()},
     }
     if save_optimizer and runner.optimizer is not None:
         checkpoint["optimizer"] = runner.optimizer.state_dict()
@@ -117,7 +117,7 @@ def resume(runner, path: str | Path) -> None:
     runner.resume_inner_iter = meta.get("inner_iter", 0)
     if "rng" in checkpoint:
         set_rng_state(checkpoint["rng"])
-    runner._log_buffers["train"].history = {k: list(v) for k, v in checkpoint.get("log_buffer", {}).items()}
+    runner.log_buffers["train"].history = {k: list(v) for k, v in checkpoint.get("log_buffer", {}).items()}
     runner.call_hook("after_load_checkpoint", checkpoint)
     position = f", {runner.resume_inner_iter} iterations into it" if runner.resume_inner_iter else ""
     runner.logger.info(f"Resumed from {path} at epoch {runner.epoch + 1}{position} (iter {runner.iter})")

@@ -3,7 +3,8 @@
 The surface hooks use (documented in README, "Writing a hook"):
   model, optimizer, data_loaders, data_loader (the current phase's), work_dir, logger,
   mode ("train" | "val"), epoch, iter, inner_iter, max_epochs, max_iters, iters_per_epoch,
-  data_batch, outputs (what the step returned), log_buffer (per-iteration values),
+  data_batch, outputs (what the step returned), log_buffer (per-iteration values of the
+  current phase; log_buffers: by phase),
   publish(record) / records (whole records for the loggers), should_stop and stop_reason,
   current_lr(), current_momentum(), register_hook(), hook_info().
 The runner knows no particular hook: optimization, timing, logging, evaluation and
@@ -75,8 +76,8 @@ class Runner:
         self.resume_inner_iter = 0  # finished iterations of the current epoch, for a resumed run
         # train values run on across epochs (a logger's window may span two); a val phase's
         # values are its own
-        self._log_buffers = {"train": LogBuffer(keep=1), "val": LogBuffer()}
-        self.log_buffer = self._log_buffers["train"]
+        self.log_buffers = {"train": LogBuffer(keep=1), "val": LogBuffer()}
+        self.log_buffer = self.log_buffers["train"]
         self.records: list[dict[str, Any]] = []
 
         self._hooks: list[Hook] = []
@@ -163,7 +164,7 @@ class Runner:
         self.mode = phase
         self.data_loader = self.data_loaders[phase]
         self.iters_per_epoch = len(self.data_loader)
-        self.log_buffer = self._log_buffers[phase]
+        self.log_buffer = self.log_buffers[phase]
         if phase == "val":
             self.log_buffer.clear()
 

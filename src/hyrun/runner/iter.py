@@ -47,7 +47,7 @@ class IterBasedRunner(Runner):
             elif self.mode != "train":  # coming back from a val phase mid-epoch
                 self.mode, self.data_loader = "train", self.data_loaders["train"]
                 self.iters_per_epoch = len(self.data_loader)
-                self.log_buffer = self._log_buffers["train"]
+                self.log_buffer = self.log_buffers["train"]
                 self.model.train()
             self._train_iter(next(self._train_batches))
             self.inner_iter += 1
