@@ -25,18 +25,19 @@ What it writes, one run (session) per log dir:
 Writer: tensorboard's own ``EventFileWriter`` (the one ``torch.utils.tensorboard`` wraps),
 one event per record with all its values, where ``SummaryWriter.add_scalar`` makes one
 event per value. Measured here (2 cores, torch already imported, 5 interleaved runs):
-importing ``torch.utils.tensorboard`` 0.15-0.20 s, the tensorboard modules used here
-0.15-0.20 s (no difference), but a record of 3 values costs ~100 us against ~360-430 us for
-``add_scalar`` x3 (most of either is the pure-Python CRC of tensorboard's record writer,
-done on its writer thread). Events are queued and written by that thread; nothing is
-flushed per record. tensorboard is imported in ``before_run``, so only a run with this
-logger pays for it (the module itself is imported only when the config selects it).
+importing ``torch.utils.tensorboard`` 0.16-0.25 s, the tensorboard modules used here
+0.16-0.20 s (no real difference: both load ``tensorboard.summary``), but a train record of
+6 values costs ~85 us in ``log`` against ~450 us for ``add_scalar`` x6 (much of either is
+the pure-Python CRC of tensorboard's record writer, on its writer thread). Events are
+queued (up to 100) and written by that thread; nothing is flushed per record. tensorboard
+is imported in ``before_run``, so only a run with this logger pays for it (the module
+itself is imported only when the config selects it). A run that raises never reaches
+``after_run``: the writer is then closed at interpreter exit (``weakref.finalize``).
 """
 from __future__ import annotations
 
 import json
 import numbers
-import os
 import time
 import weakref
 from pathlib import Path
@@ -59,8 +60,11 @@ class TensorboardLoggerHook(LoggerHook):
     # -- stages ----------------------------------------------------------------------------
     def before_run(self, runner) -> None:
         super().before_run(runner)
+        from tensorboard.compat.proto.event_pb2 import Event
+        from tensorboard.compat.proto.summary_pb2 import Summary
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
+        self._Event, self._Summary = Event, Summary
         log_dir = Path(self.log_dir) if self.log_dir is not None else Path(runner.work_dir) / "tensorboard"
         self._writer = writer = EventFileWriter(str(log_dir), max_queue_size=100, flush_secs=10)
         self._close = weakref.finalize(self, writer.close)
@@ -71,7 +75,7 @@ class TensorboardLoggerHook(LoggerHook):
         hydra = runner.meta.get("hydra") or {}
         if hydra.get("overrides"):
             self._add_text("overrides", "```\n" + "\n".join(hydra["overrides"]) + "\n```\n", step)
-        self._add_session_start(hparams(config or {}, hydra))
+        self._add_session_start(hparams(config or {}, hydra), step)
 
     def after_run(self, runner) -> None:
         super().after_run(runner)  # the records published last
@@ -80,14 +84,12 @@ class TensorboardLoggerHook(LoggerHook):
         from hyrun.preemption import preempted
 
         if not preempted(runner):
-            self._add_session_end()
+            self._add_session_end(runner.iter)
         self._close()
         self._writer = None
 
     def log(self, runner, record: dict[str, Any]) -> None:
-        from tensorboard.compat.proto.event_pb2 import Event
-        from tensorboard.compat.proto.summary_pb2 import Summary
-
+        Summary = self._Summary
         mode = record["mode"]
         values = []
         for key, value in record.items():
@@ -101,36 +103,32 @@ class TensorboardLoggerHook(LoggerHook):
                 tag = self._tags[(mode, key)] = f"{mode}/{key}"
             values.append(Summary.Value(tag=tag, simple_value=number))
         if values:
-            self._writer.add_event(Event(wall_time=time.time(), step=int(record["iter"]),
-                                         summary=Summary(value=values)))
+            self._writer.add_event(self._Event(wall_time=time.time(), step=int(record["iter"]),
+                                               summary=Summary(value=values)))
 
     # -- writing -----------------------------------------------------------------------------
     def _add_summary(self, summary, step: int) -> None:
-        from tensorboard.compat.proto.event_pb2 import Event
-
-        self._writer.add_event(Event(wall_time=time.time(), step=step, summary=summary))
+        self._writer.add_event(self._Event(wall_time=time.time(), step=step, summary=summary))
 
     def _add_text(self, tag: str, markdown: str, step: int) -> None:
         from tensorboard.plugins.text.summary_v2 import text_pb
 
         self._add_summary(text_pb(tag, markdown), step)
 
-    def _add_session_start(self, values: dict[str, Any]) -> None:
+    def _add_session_start(self, values: dict[str, Any], step: int) -> None:
         from tensorboard.plugins.hparams.summary_v2 import hparams_pb
 
-        self._add_summary(hparams_pb(values), 0)
+        self._add_summary(hparams_pb(values), step)
 
-    def _add_session_end(self) -> None:
+    def _add_session_end(self, step: int) -> None:
         from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
         end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS, end_time_secs=time.time())
-        from tensorboard.compat.proto.summary_pb2 import Summary
-
-        summary = Summary()
+        summary = self._Summary()
         summary.value.add(tag=metadata.SESSION_END_INFO_TAG, tensor=metadata.NULL_TENSOR,
                           metadata=metadata.create_summary_metadata(
                               plugin_data_pb2.HParamsPluginData(session_end_info=end)))
-        self._add_summary(summary, 0)
+        self._add_summary(summary, step)
 
 
 def hparams(config: dict[str, Any], hydra: dict[str, Any]) -> dict[str, bool | int | float | str]:
@@ -173,15 +171,13 @@ def _as_float(value: Any) -> float | None:
     if isinstance(value, numbers.Real):  # numpy scalars
         return float(value)
     item = getattr(value, "item", None)  # a one-element tensor or array
-    if item is not None and getattr(value, "size", lambda: 0)() in (1, ()) or _numel(value) == 1:
+    if not callable(item):
+        return None
+    try:
         value = item()
-        return None if isinstance(value, bool) or not isinstance(value, numbers.Real) else float(value)
-    return None
-
-
-def _numel(value: Any) -> int:
-    numel = getattr(value, "numel", None)
-    return numel() if callable(numel) else -1
+    except (ValueError, RuntimeError):  # more than one element
+        return None
+    return None if isinstance(value, bool) or not isinstance(value, numbers.Real) else float(value)
 
 
 def _to_yaml(config: dict[str, Any]) -> str:
@@ -189,6 +185,3 @@ def _to_yaml(config: dict[str, Any]) -> str:
 
     return OmegaConf.to_yaml(OmegaConf.create(config))
 
-
-__all__ = ["TensorboardLoggerHook", "hparams"]
-_ = os  # os.PathLike paths are accepted by Path
