@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """What hyrun's runner costs over a hand-written PyTorch loop, per iteration and at start-up.
 
-    python benchmarks/overhead.py [--rounds 15] [--samples 20000] [--startup-reps 3]
+    python benchmarks/overhead.py [--rounds 15] [--samples 20000] [--startup-reps 3] [--mlflow]
 
 Per iteration: an MLP 32->64->10 on synthetic data (20000 samples, batch 32: 625 iterations
 an epoch), SGD (hyrun's preset lr 0.02, momentum 0.9, weight decay 1e-4), 2 epochs, one
@@ -42,6 +42,12 @@ process is started to its ``Epoch [1][1/`` line on stdout (PYTHONUNBUFFERED=1) a
 torch, data, model, SGD, one epoch). OMP_NUM_THREADS=1 for all of them. Medians of
 ``--startup-reps`` runs.
 
+``--mlflow`` adds two whole-run arms at ``log_config.interval=1`` (a record every iteration):
+``logger=[text]`` ("text@1") and ``logger=[text,mlflow]`` ("mlflow@1", a SQLite store in a temporary
+folder), and reports mlflow@1 / text@1 per round (target <= 1.05: MLflow's work is in the tracking
+worker process, off the training path). The mlflow@1 run's end waits for its worker (import mlflow,
+open the store, write the rest): seconds a round, outside the timed epoch.
+
 Machines here are noisy: compare the ratios one run prints, not absolute times across runs.
 """
 from __future__ import annotations
@@ -59,6 +65,7 @@ import time
 from pathlib import Path
 
 TARGET = 1.10
+MLFLOW_TARGET = 1.05  # mlflow@1 / text@1
 BATCH = 32
 EPOCHS = 2
 
@@ -86,7 +93,7 @@ for i, (xb, yb) in enumerate(data):
 
 
 # -- set-up -------------------------------------------------------------------------------
-def compose_cfg(samples: int, full_defaults: bool):
+def compose_cfg(samples: int, full_defaults: bool, extra: tuple[str, ...] = ()):
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
@@ -102,6 +109,7 @@ def compose_cfg(samples: int, full_defaults: bool):
     ]
     if not full_defaults:
         overrides += ["evaluation=null", "checkpoint_config=null"]
+    overrides += list(extra)  # later overrides win
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         cfg = compose("config", overrides=overrides)
@@ -121,7 +129,7 @@ def quiet_logger() -> logging.Logger:
 class Setup:
     """The configs, and the data, initial weights and optimizer settings the runner builds."""
 
-    def __init__(self, samples: int, full_defaults: bool) -> None:
+    def __init__(self, samples: int, full_defaults: bool, mlflow: bool = False) -> None:
         import torch
         from hydra.utils import instantiate
         from omegaconf import OmegaConf
@@ -134,6 +142,16 @@ class Setup:
         self.arms = {"hyrun": compose_cfg(samples, full_defaults=False)}
         if full_defaults:
             self.arms["hyrun+ckpt+eval"] = compose_cfg(samples, full_defaults=True)
+        self.mlflow_dir = None
+        if mlflow:
+            # the store (and MLflow's ./mlruns artifacts) in a folder of its own, removed at exit
+            self._mlflow_tmp = tempfile.TemporaryDirectory(prefix="hyrun-overhead-mlflow-")
+            self.mlflow_dir = self._mlflow_tmp.name
+            self.arms["text@1"] = compose_cfg(samples, False, ("log_config.interval=1", "logger=[text]"))
+            self.arms["mlflow@1"] = compose_cfg(samples, False, (
+                "log_config.interval=1", "logger=[text,mlflow]",
+                f"logger.mlflow.tracking_uri=sqlite:///{self.mlflow_dir}/mlflow.db",
+                "logger.mlflow.experiment_name=overhead-benchmark"))
         cfg = self.arms["hyrun"]
         self.seed = cfg.seed if cfg.seed is not None else 0
         # as build_runner does: seed, data, then the model
@@ -169,7 +187,10 @@ class Setup:
     def runner(self, arm: str, work_dir: Path):
         from hyrun.build import build_runner
 
-        return build_runner(self.arms[arm], work_dir=work_dir, logger=self.logger)
+        runner = build_runner(self.arms[arm], work_dir=work_dir, logger=self.logger)
+        if self.mlflow_dir is not None:
+            runner.meta["hydra"] = {"cwd": self.mlflow_dir}  # the tracking worker's folder (not the caller's)
+        return runner
 
 
 def make_epoch_clock():
@@ -445,6 +466,22 @@ def report(args, setup: Setup | None, whole: dict | None, locks: list[dict], sta
                                ("cpu", "epoch-2 CPU time (thread_time) / iterations")):
                 print(f"    {label}: hand-written {med('hand', key) * 1e3:.3f} ms, {name} "
                       f"{med(name, key) * 1e3:.3f} ms, ratio {statistics.median(ratios(name, key)):.3f}")
+        if "mlflow@1" in res:
+            per_round = [m / t for m, t in zip(res["mlflow@1"]["median"], res["text@1"]["median"])]
+            ratio = statistics.median(per_round)
+            low, high = bootstrap_median(per_round)
+            verdict = ("ABOVE TARGET" if ratio > MLFLOW_TARGET else
+                       "OK" if high <= MLFLOW_TARGET else "OK, but the interval reaches past the target")
+            print(f"MLflow at interval 1 vs the text logger alone at interval 1 (epoch-2 median iteration; median "
+                  f"of {args.rounds} rounds): text@1 {med('text@1', 'median') * 1e3:.3f} ms, mlflow@1 "
+                  f"{med('mlflow@1', 'median') * 1e3:.3f} ms, ratio {ratio:.3f} (95% interval {low:.3f}..{high:.3f}; "
+                  f"target <= {MLFLOW_TARGET:.2f}) {verdict}")
+            print(f"    per-round ratios: {' '.join(f'{x:.3f}' for x in per_round)}")
+            for key, label in (("epoch", "epoch-2 wall total / iterations"),
+                               ("cpu", "epoch-2 CPU time (thread_time) / iterations")):
+                pairs = [m / t for m, t in zip(res["mlflow@1"][key], res["text@1"][key])]
+                print(f"    {label}: text@1 {med('text@1', key) * 1e3:.3f} ms, mlflow@1 "
+                      f"{med('mlflow@1', key) * 1e3:.3f} ms, ratio {statistics.median(pairs):.3f}")
     if locks:
         hand = statistics.median(r["hand"] for r in locks)
         hy = statistics.median(r["hyrun"] for r in locks)
@@ -478,6 +515,8 @@ def main() -> None:
     parser.add_argument("--startup-reps", type=int, default=3, help="runs of each start-up command (default 3)")
     parser.add_argument("--full-defaults", action="store_true",
                         help="add a whole-run arm that keeps the config's CheckpointHook and EvalHook")
+    parser.add_argument("--mlflow", action="store_true",
+                        help="add whole-run arms text@1 and mlflow@1 (log_config.interval=1) and their ratio")
     parser.add_argument("--skip-startup", action="store_true", help="only the per-iteration comparisons")
     parser.add_argument("--skip-iteration", action="store_true", help="only the start-up timings")
     args = parser.parse_args()
@@ -492,7 +531,7 @@ def main() -> None:
 
         torch.set_num_threads(1)
         print(f"torch {torch.__version__}, {torch.get_num_threads()} thread, python {sys.version.split()[0]}")
-        setup = Setup(args.samples, args.full_defaults)
+        setup = Setup(args.samples, args.full_defaults, args.mlflow)
         with tempfile.TemporaryDirectory(prefix="hyrun-overhead-") as tmp:
             whole = whole_runs(setup, args.rounds, Path(tmp))
             if args.lockstep:

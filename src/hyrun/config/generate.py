@@ -21,7 +21,27 @@ def config_class(class_name: str, spec: list[tuple[str, Any, Any]]) -> type:
             fields.append((name, field_type, dataclasses.field(default_factory=lambda d=default: dataclasses.replace(d))))
         else:
             fields.append((name, field_type, dataclasses.field(default=default)))
-    return dataclasses.make_dataclass(class_name, fields)
+    cls = dataclasses.make_dataclass(class_name, fields)
+    # importable by name, so that configs holding these types pickle (joblib's sweep workers)
+    cls.__module__, cls.__qualname__ = __name__, class_name
+    _GENERATED[class_name] = cls
+    return cls
+
+
+_GENERATED: dict[str, type] = {}
+
+
+def __getattr__(name: str) -> type:
+    """A generated class, by name: in a fresh process (a sweep worker unpickling a config),
+    hyrun's configs are registered first."""
+    if name not in _GENERATED and not name.startswith("__"):
+        from hyrun.config.store import register_configs
+
+        register_configs()
+    try:
+        return _GENERATED[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
 
 
 def annotation_type(annotation: str) -> Any:
