@@ -79,6 +79,10 @@ class OptimizerHook(Hook):
             if self._scaler_state:
                 self.scaler.load_state_dict(self._scaler_state)
 
+    def stages(self) -> list[str]:
+        stages = super().stages()
+        return stages if self.amp is not None else [s for s in stages if s != "before_train_iter"]
+
     # -- each iteration ----------------------------------------------------------------
     def before_train_iter(self, runner) -> None:
         if self.amp is not None:
