@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from hyrun.checkpoint import latest_checkpoint, load_weights, resume
 from hyrun.config.schema import LoaderConfig, RunnerType
 from hyrun.data.loaders import build_loaders
+from hyrun.distributed import is_main, local_device, rank, world_size
 from hyrun.hooks.base import Hook
 from hyrun.hooks.progress import ProgressBarHook
 from hyrun.hooks.timer import IterTimerHook
@@ -28,8 +29,8 @@ LOADER_KEYS = tuple(f.name for f in dataclasses.fields(LoaderConfig))
 
 def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger | None = None) -> Runner:
     seed = cfg.seed if cfg.seed is not None else 0
-    seed_everything(seed, cfg.deterministic)
-    device = resolve_device(cfg.device)
+    seed_everything(seed, cfg.deterministic)  # the same on every rank: equal initial weights
+    device = local_device(cfg.device)
 
     loaders = build_data(cfg.data, seed)
     model = instantiate(cfg.model).to(device)
@@ -52,6 +53,16 @@ def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger |
             resume(runner, resume_from)
         else:
             runner.logger.info("resume=auto: no checkpoint in %s, starting afresh", runner.work_dir / "checkpoints")
+    if world_size() > 1:
+        from hyrun.hooks.agree_on_stop import AgreeOnStopHook
+        from hyrun.models.ddp import distributed_train_step
+
+        runner.train_step = distributed_train_step(
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=cfg.ddp.find_unused_parameters, broadcast_buffers=cfg.ddp.broadcast_buffers)
+        runner.register_hook(AgreeOnStopHook())
+        runner.logger.info("DistributedDataParallel: %d processes, %s backend, %d samples a step",
+                           world_size(), torch.distributed.get_backend(), world_size() * cfg.data.batch_size)
     return runner
 
 
@@ -75,17 +86,20 @@ def hydra_info() -> dict[str, Any]:
 
 
 def build_data(data_cfg: DictConfig, seed: int) -> dict[str, Any]:
-    """Datasets from the data node's own fields, batched as its loader fields say."""
+    """Datasets from the data node's own fields, batched as its loader fields say (per
+    process: under DDP a step sees ``batch_size`` times the number of processes)."""
     data = OmegaConf.to_container(data_cfg, resolve=True)
     loader_kwargs = {key: data.pop(key) for key in LOADER_KEYS if key in data}
     datasets = instantiate(data)
-    return build_loaders(datasets, seed=seed, **loader_kwargs)
+    return build_loaders(datasets, seed=seed, num_replicas=world_size(), rank=rank(), **loader_kwargs)
 
 
 def default_hooks(cfg: DictConfig, runner_by_epoch: bool) -> list[tuple[Hook, Any]]:
     """The hooks a config asks for, in MMCV's order: lr, momentum, optimizer, checkpoint,
     timer, loggers, evaluation, then the ``hooks`` group and ``custom_hooks``.
-    A ``by_epoch`` left unset (None) follows the runner."""
+    A ``by_epoch`` left unset (None) follows the runner. Under DDP only rank 0 gets the hooks
+    that only write (checkpoints, loggers, the progress bar); evaluation runs on every rank."""
+    writes = is_main()
 
     def counts_epochs(node: DictConfig) -> bool:
         return runner_by_epoch if node.by_epoch is None else node.by_epoch
@@ -101,15 +115,15 @@ def default_hooks(cfg: DictConfig, runner_by_epoch: bool) -> list[tuple[Hook, An
 
         hooks.append((ParamSchedulerHook(OmegaConf.to_container(cfg.param_scheduler, resolve=True)), None))
     hooks.append((instantiate(cfg.optimizer_config, _convert_="all"), None))
-    if cfg.checkpoint_config is not None:
+    if cfg.checkpoint_config is not None and writes:
         hooks.append((instantiate(cfg.checkpoint_config, by_epoch=counts_epochs(cfg.checkpoint_config)), None))
     hooks.append((IterTimerHook(), None))
     log = cfg.log_config
-    for logger_cfg in cfg.logger.values():
+    for logger_cfg in cfg.logger.values() if writes else ():
         hooks.append((instantiate(logger_cfg, interval=log.interval, by_epoch=counts_epochs(log),
                                   ignore_last=log.ignore_last), None))
     show_bar = log.progress_bar if log.progress_bar is not None else sys.stderr.isatty()
-    if show_bar:
+    if show_bar and writes:
         hooks.append((ProgressBarHook(), None))
     if cfg.evaluation is not None:
         hooks.append((instantiate(cfg.evaluation, by_epoch=counts_epochs(cfg.evaluation), _convert_="all"), None))
@@ -119,9 +133,3 @@ def default_hooks(cfg: DictConfig, runner_by_epoch: bool) -> list[tuple[Hook, An
             priority = hook_cfg.pop("priority", None)
             hooks.append((instantiate(hook_cfg), priority))
     return hooks
-
-
-def resolve_device(name: str) -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -29,22 +29,55 @@ def config_dir() -> str:
 def run(cfg: DictConfig) -> float | None:
     """One job: returns the last evaluated value of the first metric (for sweepers)."""
     validated(cfg)
+    from hyrun.distributed import process_group
+
+    with process_group():  # a no-op unless a launcher started several processes
+        return train(cfg)
+
+
+def train(cfg: DictConfig) -> float | None:
     from hyrun.build import build_runner
+    from hyrun.distributed import is_main, world_size
+    from hyrun.finished import finished_result, mark_finished
     from hyrun.metrics import metric_names
 
-    work_dir = cfg.work_dir or HydraConfig.get().runtime.output_dir
     logger = logging.getLogger("hyrun")
+    if not is_main():
+        logger.setLevel(logging.WARNING)  # rank 0 tells the story; the others only what goes wrong
+    work_dir = Path(cfg.work_dir or agreed_output_dir())
+    metric = metric_names(cfg.evaluation.metric)[0] if cfg.evaluation is not None else None
+    if cfg.resume == "auto" and (done := finished_result(work_dir, cfg)) is not None:
+        logger.info("resume=auto: this run finished before (%s); leaving it alone", done.describe())
+        return done.value
     runner = build_runner(cfg, work_dir, logger)
     logger.info("Hooks by stage, in run order:\n%s", runner.hook_info())
     from hyrun.preemption import EXIT_PREEMPTED, preempted, stop_on_signals
 
-    with stop_on_signals(runner):
+    with stop_on_signals(runner, agree=world_size() > 1):
         runner.run([tuple(phase) for phase in cfg.workflow.phases])
     if preempted(runner):
         logger.warning("Stopped by %s at epoch %d, iter %d; resume=auto continues from %s", runner.stop_reason,
                        runner.epoch + 1, runner.iter, runner.work_dir / "checkpoints" / "latest.pth")
         sys.exit(EXIT_PREEMPTED)
-    return report(runner, logger, metric_names(cfg.evaluation.metric)[0] if cfg.evaluation is not None else None)
+    value = report(runner, logger, metric)
+    mark_finished(runner, cfg, metric, value)
+    return value
+
+
+def agreed_output_dir() -> str:
+    """The job's output dir, rank 0's on every rank: ranks started a second apart would
+    otherwise resolve ``${now:...}`` to different dirs. Another rank's own dir, which Hydra
+    made and left empty (see ``prepare``), is removed."""
+    from hyrun.distributed import broadcast_object
+
+    own = HydraConfig.get().runtime.output_dir
+    agreed = broadcast_object(own)
+    if agreed != own:
+        try:
+            os.rmdir(own)
+        except OSError:
+            pass
+    return agreed
 
 
 def report(runner, logger: logging.Logger, metric: str | None) -> float | None:
@@ -76,8 +109,12 @@ def validated(cfg: DictConfig) -> None:
 
 def prepare() -> None:
     """Before Hydra composes: the schema, plugins and custom_imports registered, the
-    multi-select group options checked."""
+    multi-select group options checked; under torchrun, ranks other than 0 told to write
+    nothing of Hydra's own (rank 0 writes ``.hydra/`` and the log)."""
     from hyrun.config.choices import custom_imports_in, unknown_choice
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) > 0:
+        sys.argv += ["hydra.output_subdir=null", "hydra/job_logging=none"]
     from hyrun.config.errors import ConfigError
     from hyrun.config.validate import import_custom_modules
     from hyrun.registry import load_plugins

@@ -183,6 +183,15 @@ class MlflowLoggerConfig:
     log_system_metrics: bool = False
 
 
+@dataclass
+class DDPConfig:
+    """DistributedDataParallel's options, used when a launcher starts several processes
+    (``torchrun``, ``hydra/launcher=torchrun``)."""
+
+    find_unused_parameters: bool = False  # True for models whose step leaves some weights unused
+    broadcast_buffers: bool = True  # rank 0's buffers (BatchNorm statistics) at every step, as MMCV
+
+
 # -- the whole config -----------------------------------------------------------------------
 @dataclass
 class Config:
@@ -210,3 +219,4 @@ class Config:
     load_from: Optional[str] = None  # a checkpoint whose weights start the run
     work_dir: Optional[str] = None  # default: the run's output dir
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    ddp: DDPConfig = field(default_factory=DDPConfig)

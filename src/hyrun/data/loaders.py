@@ -15,13 +15,22 @@ class EpochSeededSampler(Sampler[int]):
     ``loader_generator`` (the DataLoader's own generator, which seeds its workers) is reseeded
     with each epoch too, and keeps loaders off the global torch RNG that the model uses.
     ``set_epoch(epoch, start)`` starts the epoch's order at position ``start`` (a resumed run
-    continuing mid-epoch)."""
+    continuing mid-epoch).
+
+    With ``num_replicas`` > 1 (data-parallel training) every rank draws the same order and
+    takes every ``num_replicas``-th item from position ``rank``, so batch k of all ranks
+    together is batch k of one process with ``num_replicas`` times the batch size.
+    ``pad=True`` (training) repeats items from the start so that every rank has as many
+    (DDP needs the same number of steps on each); ``pad=False`` (evaluation) deals each item
+    to exactly one rank."""
 
     def __init__(self, size: int, seed: int, shuffle: bool = True,
-                 loader_generator: torch.Generator | None = None) -> None:
+                 loader_generator: torch.Generator | None = None,
+                 num_replicas: int = 1, rank: int = 0, pad: bool = True) -> None:
         self.size, self.seed, self.shuffle = size, seed, shuffle
         self.epoch, self.start = 0, 0
         self.loader_generator = loader_generator
+        self.num_replicas, self.rank, self.pad = num_replicas, rank, pad
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
         self.epoch, self.start = epoch, start
@@ -34,10 +43,19 @@ class EpochSeededSampler(Sampler[int]):
         else:
             generator = torch.Generator().manual_seed(self.seed + self.epoch)
             order = torch.randperm(self.size, generator=generator).tolist()
+        if self.num_replicas > 1:
+            if self.pad and self.size % self.num_replicas:
+                padding = self.num_replicas - self.size % self.num_replicas
+                order += (order * (padding // len(order) + 1))[:padding]
+            order = order[self.rank::self.num_replicas]
         return iter(order[self.start:])
 
     def __len__(self) -> int:
-        return self.size
+        if self.num_replicas == 1:
+            return self.size
+        if self.pad:
+            return -(-self.size // self.num_replicas)
+        return len(range(self.rank, self.size, self.num_replicas))
 
 
 def build_loaders(
@@ -48,8 +66,11 @@ def build_loaders(
     drop_last: bool = False,
     pin_memory: bool = False,
     seed: int = 0,
+    num_replicas: int = 1,
+    rank: int = 0,
 ) -> dict[str, Any]:
-    """One loader per phase; ``train`` is shuffled (seeded), others keep their order.
+    """One loader per phase; ``train`` is shuffled (seeded), others keep their order. With
+    ``num_replicas`` > 1 each phase is dealt out to the ranks (``EpochSeededSampler``).
     A value that is already a DataLoader is used as it is."""
     loaders: dict[str, Any] = {}
     for phase, dataset in datasets.items():
@@ -61,7 +82,8 @@ def build_loaders(
         loaders[phase] = DataLoader(
             dataset,
             batch_size=batch_size,
-            sampler=EpochSeededSampler(len(dataset), seed, shuffle=train, loader_generator=generator),
+            sampler=EpochSeededSampler(len(dataset), seed, shuffle=train, loader_generator=generator,
+                                       num_replicas=num_replicas, rank=rank, pad=train),
             generator=generator,
             num_workers=num_workers,
             drop_last=drop_last and train,

@@ -49,6 +49,8 @@ STATE_KEY = "EarlyStoppingHook"
 RULES = ("greater", "less")
 
 
+STOP_REASON = "early stopping"  # the start of runner.stop_reason: the run has ended, not been cut short
+
 class EarlyStoppingHook(Hook):
     """Set ``runner.should_stop`` once ``monitor`` has not improved by ``min_delta`` in
     ``patience`` evaluations, is not finite (``check_finite``), or has passed
@@ -109,7 +111,7 @@ class EarlyStoppingHook(Hook):
         stop, reason = self.check(float(latest[self.monitor]))
         if stop:
             runner.should_stop = True
-            runner.stop_reason = f"early stopping: {reason}"
+            runner.stop_reason = f"{STOP_REASON}: {reason}"
             runner.logger.info(f"Early stopping after epoch {latest.get('epoch')}, iter {latest.get('iter')}: "
                                f"{reason}")
 

@@ -25,6 +25,11 @@ about. The val record of each evaluation holds every metric, then, once there is
 work dir, a string). The best score and path are kept in ``runner.meta["hook_msgs"]``
 (``best_score``, ``best_ckpt``: the full path, as MMCV) and in every checkpoint under
 ``hooks.EvalHook`` (the path relative to the work dir).
+
+Under DDP every rank evaluates its share of the val set (rank 0's buffers broadcast first,
+so all evaluate one model) and the outputs are gathered: the metrics are those of the whole
+set, each sample once, on every rank (so early stopping decides alike everywhere); rank 0
+writes the best checkpoint.
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ from typing import Any
 import torch
 
 from hyrun.checkpoint import runner_state, save_atomic
+from hyrun.distributed import broadcast_buffers, gather_strided, is_main
 from hyrun.hooks.base import Hook
 from hyrun.metrics import as_float, build_metrics
 from hyrun.runner.priority import Priority
@@ -157,17 +163,21 @@ class EvalHook(Hook):
             raise KeyError(f"evaluation needs a {self.phase!r} data loader; the runner has "
                            f"{', '.join(runner.data_loaders)}")
         model = runner.model
+        loader = runner.data_loaders[self.phase]
+        broadcast_buffers(model)
         was_training = model.training
         model.eval()
         outputs, targets = [], []
         try:
-            for batch in runner.data_loaders[self.phase]:
+            for batch in loader:
                 result = runner.val_step(runner.to_device(batch))
                 outputs.append(result["outputs"].detach())
                 targets.append(result["targets"].detach())
         finally:
             model.train(was_training)
         all_outputs, all_targets = torch.cat(outputs), torch.cat(targets)
+        if getattr(getattr(loader, "sampler", None), "num_replicas", 1) > 1:  # dealt out to the ranks
+            all_outputs, all_targets = gather_strided(all_outputs), gather_strided(all_targets)
         return {name: as_float(name, metric(all_outputs, all_targets)) for name, metric in self.metrics.items()}
 
     def _save_best(self, runner, score: float, done: int, *, epoch: int, iter: int) -> None:
@@ -185,6 +195,8 @@ class EvalHook(Hook):
         old = self.best_path
         self.best_score, self.best_path = score, folder / name
         runner.meta.setdefault("hook_msgs", {}).update(best_score=score, best_ckpt=str(self.best_path))
+        if not is_main():
+            return
         save_atomic(runner_state(runner, epoch=epoch, iter=iter), self.best_path)
         if old is not None and old != self.best_path:  # MMCV: os.remove(best_ckpt_path) if it is a file
             old.unlink(missing_ok=True)

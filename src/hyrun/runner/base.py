@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from hyrun.distributed import mean_over_ranks
 from hyrun.hooks.base import STAGES, Hook
 from hyrun.models.steps import default_train_step, default_val_step
 from hyrun.runner.log_buffer import LogBuffer
@@ -196,8 +197,11 @@ class Runner:
             method(self)
 
     def _finish_val(self) -> None:
-        """Publish the val phase's mean values (its loss) and fire after_val_epoch."""
-        self.publish({"mode": "val", "epoch": self.epoch, "iter": self.iter, **self.log_buffer.mean()})
+        """Publish the val phase's mean values (its loss; under DDP over every rank's
+        batches) and fire after_val_epoch."""
+        batches = max((len(values) for values in self.log_buffer.history.values()), default=0)
+        values = mean_over_ranks(self.log_buffer.mean(), weight=batches)
+        self.publish({"mode": "val", "epoch": self.epoch, "iter": self.iter, **values})
         self.call_hook("after_val_epoch")
 
     def to_device(self, batch: Any) -> Any:

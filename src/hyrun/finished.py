@@ -1,0 +1,65 @@
+"""``finished.json``: what a run that reached its end leaves, so that ``resume=auto`` can
+leave it alone.
+
+Why: re-running a sweep with ``resume=auto`` and the same sweep dir must continue the jobs
+that were cut short and not touch those that ended; a checkpoint alone cannot tell "ended"
+from "stopped at the last checkpoint". A run has ended when it trained as long as it was
+asked to, or when early stopping ended it; one stopped by a signal or a time limit has not.
+A finished run whose length is raised (``runner.max_epochs=20 resume=auto``) is not finished
+for the new config, and resumes from its last checkpoint. The file also keeps the value the
+job returned, which a sweeper (Optuna) gets again.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from hyrun.distributed import is_main
+from hyrun.hooks.early_stopping import STOP_REASON
+
+FILENAME = "finished.json"
+
+
+@dataclass
+class Finished:
+    epoch: int
+    iter: int
+    length: dict
+    metric: str | None
+    value: float | None
+
+    def describe(self) -> str:
+        result = f", {self.metric} {self.value:.4f}" if self.metric and self.value is not None else ""
+        return f"epoch {self.epoch}, iter {self.iter}{result}"
+
+
+def run_length(cfg: DictConfig) -> dict:
+    """What "to the end" means for ``cfg``: the runner type and its length."""
+    runner = cfg.runner
+    kind = str(runner.type.name if hasattr(runner.type, "name") else runner.type)
+    return {"type": kind, "max_epochs" if kind == "epoch" else "max_iters":
+            runner.max_epochs if kind == "epoch" else runner.max_iters}
+
+
+def finished_result(work_dir: Path, cfg: DictConfig) -> Finished | None:
+    """The result of a run in ``work_dir`` that finished with this config's length, if any."""
+    path = Path(work_dir) / FILENAME
+    if not path.is_file():
+        return None
+    done = Finished(**json.loads(path.read_text()))
+    return done if done.length == run_length(cfg) else None
+
+
+def mark_finished(runner, cfg: DictConfig, metric: str | None, value: float | None) -> None:
+    """Write ``finished.json`` (rank 0) if ``runner`` reached its end."""
+    stopped_early = runner.should_stop and (runner.stop_reason or "").startswith(STOP_REASON)
+    if not is_main() or (runner.should_stop and not stopped_early):
+        return
+    done = Finished(epoch=runner.epoch, iter=runner.iter, length=run_length(cfg), metric=metric, value=value)
+    tmp = runner.work_dir / f".{FILENAME}.tmp"
+    tmp.write_text(json.dumps(done.__dict__) + "\n")
+    os.replace(tmp, runner.work_dir / FILENAME)

@@ -1,0 +1,50 @@
+"""The training step under DistributedDataParallel.
+
+DDP synchronises gradients only for what runs inside its ``forward``; a model's own
+``train_step`` (or hyrun's default step) would bypass it. So the step itself is wrapped as a
+module's forward and that module in DDP (as Lightning wraps ``training_step``): any step,
+any model, gradients averaged over the ranks during ``backward``. The model the runner and
+its hooks see stays the plain module; evaluation calls it directly (no collectives, so ranks
+may hold val shards of different lengths).
+
+The step's ``log_vars`` are averaged over the ranks (MMCV 1.x's ``_parse_losses`` does the
+same), so the loss a logger writes is the global one.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from hyrun.distributed import mean_over_ranks
+from hyrun.models.steps import default_train_step
+
+
+class _TrainStep(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.step = getattr(model, "train_step", None) or (lambda batch: default_train_step(model, batch))
+
+    def forward(self, batch: Any) -> dict[str, Any]:
+        return self.step(batch)
+
+
+def distributed_train_step(model: nn.Module, device_ids: list[int] | None = None,
+                           find_unused_parameters: bool = False,
+                           broadcast_buffers: bool = True) -> Callable[[Any], dict[str, Any]]:
+    """A ``train_step(batch)`` for ``model`` that runs through DDP and returns global
+    ``log_vars``. Wrapping broadcasts rank 0's weights, so every rank starts equal."""
+    ddp = DistributedDataParallel(_TrainStep(model), device_ids=device_ids,
+                                  find_unused_parameters=find_unused_parameters,
+                                  broadcast_buffers=broadcast_buffers)
+
+    def train_step(batch: Any) -> dict[str, Any]:
+        outputs = ddp(batch)
+        log_vars = outputs.get("log_vars") or {"loss": outputs["loss"].detach()}
+        return {**outputs, "log_vars": mean_over_ranks(log_vars)}
+
+    train_step.ddp = ddp  # type: ignore[attr-defined]  # kept alive with the step
+    return train_step
