@@ -1,0 +1,55 @@
+"""``hydra/launcher=torchrun`` (plugins/hydra-torchrun-launcher): each job of a sweep as a
+2-process DDP job in its own output dir, its MLflow run nested under the sweep's parent."""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from .conftest import hyrun_env, read_metrics, run_hyrun
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = ["data=synthetic", "model=mlp", "runner.max_epochs=1", "log_config.interval=8", "log_config.progress_bar=false"]
+
+
+def test_the_launcher_is_a_config_option_of_hydra():
+    proc = run_hyrun("hydra/launcher=torchrun", "hydra.launcher.nproc_per_node=4", "--cfg", "hydra",
+                     "-p", "hydra.launcher", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "TorchrunLauncher" in proc.stdout and "nproc_per_node: 4" in proc.stdout
+
+
+@pytest.mark.slow
+def test_a_sweep_runs_each_job_on_two_processes(tmp_path):
+    sweep = run_hyrun("-m", "hydra/launcher=torchrun", "hydra.launcher.nproc_per_node=2", "optimizer=sgd,adam",
+                      "data.batch_size=16", "logger=[text,mlflow]", "hydra.sweep.dir=sweep", *RUN,
+                      cwd=tmp_path, env=hyrun_env(OMP_NUM_THREADS="1"))
+    assert sweep.returncode == 0, sweep.stderr[-4000:]
+    single = run_hyrun("data.batch_size=32", "hydra.run.dir=single", *RUN, cwd=tmp_path)
+    assert single.returncode == 0, single.stderr[-4000:]
+
+    jobs = sorted(p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir())
+    assert jobs == ["0", "1"]  # one dir per job, none per rank
+    for job in jobs:
+        files = {p.name for p in (tmp_path / "sweep" / job).iterdir()}
+        assert {".hydra", "hyrun.log", "metrics.jsonl", "checkpoints", "finished.json"} <= files
+        assert "DistributedDataParallel: 2 processes" in (tmp_path / "sweep" / job / "hyrun.log").read_text()
+    # job 0 (sgd, 2 x 16) trained as the single process with batches of 32
+    a = torch.load(tmp_path / "sweep/0/checkpoints/latest.pth", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "single/checkpoints/latest.pth", weights_only=True)["state_dict"]
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
+    assert [r["mode"] for r in read_metrics(tmp_path / "sweep/0")] == [r["mode"] for r in read_metrics(tmp_path / "single")]
+
+    from mlflow.tracking import MlflowClient
+
+    store = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = store.search_runs([store.get_experiment_by_name("hyrun").experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 2  # one run per job, not per process
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    assert {r.info.run_name for r in children} == {"optimizer=sgd", "optimizer=adam"}
+    assert all("val/accuracy" in r.data.metrics for r in children)
