@@ -20,6 +20,7 @@ from hyrun.hooks.progress import ProgressBarHook
 from hyrun.hooks.timer import IterTimerHook
 from hyrun.optim.builder import build_optimizer
 from hyrun.runner.base import Runner
+from hyrun.runner.batch_limits import limit_batches
 from hyrun.runner.epoch import EpochBasedRunner
 from hyrun.runner.iter import IterBasedRunner
 from hyrun.seeding import seed_everything
@@ -32,7 +33,8 @@ def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger |
     seed_everything(seed, cfg.deterministic)  # the same on every rank: equal initial weights
     device = local_device(cfg.device)
 
-    loaders = build_data(cfg.data, seed)
+    loaders = limit_batches(build_data(cfg.data, seed), train=cfg.runner.limit_train_batches,
+                            val=cfg.runner.limit_val_batches, overfit=cfg.runner.overfit_batches)
     model = instantiate(cfg.model).to(device)
     optimizer = build_optimizer(model, cfg.optimizer)
     runner_cls = EpochBasedRunner if cfg.runner.type == RunnerType.epoch else IterBasedRunner

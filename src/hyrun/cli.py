@@ -29,6 +29,9 @@ def config_dir() -> str:
 def run(cfg: DictConfig) -> float | None:
     """One job: returns the last evaluated value of the first metric (for sweepers)."""
     validated(cfg)
+    from hyrun.config.tree import print_config_tree
+
+    print_config_tree(cfg)
     from hyrun.distributed import process_group
 
     with process_group():  # a no-op unless a launcher started several processes
@@ -111,10 +114,11 @@ def prepare() -> None:
     """Before Hydra composes: the schema, plugins and custom_imports registered, the
     multi-select group options checked; under torchrun, ranks other than 0 told to write
     nothing of Hydra's own (rank 0 writes ``.hydra/`` and the log)."""
-    from hyrun.config.choices import custom_imports_in, unknown_choice
+    from hyrun.config.choices import custom_imports_in, select_patches, unknown_choice
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) > 0:
         sys.argv += ["hydra.output_subdir=null", "hydra/job_logging=none"]
+    sys.argv[1:] = select_patches(sys.argv[1:])
     from hyrun.config.errors import ConfigError
     from hyrun.config.validate import import_custom_modules
     from hyrun.registry import load_plugins

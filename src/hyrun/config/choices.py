@@ -1,7 +1,7 @@
 """What hyrun reads off the command line before Hydra composes: the options named for
 multi-select groups (``hooks=[a,b]``; Hydra's own error for those names the bad option but
-not the valid ones, CONTRACTS C4), and ``custom_imports``, whose registrations must be in
-place before composing."""
+not the valid ones, CONTRACTS C4), ``custom_imports``, whose registrations must be in
+place before composing, and the ``+`` of ``+experiment=NAME``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,6 +12,19 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 
 from hyrun.config.store import MULTI_SELECT_GROUPS
+
+
+# Global patches, listed after _self_ in conf/config.yaml with a null default, so that an
+# experiment patches the defaults, a search space the experiment, a debug option all of them.
+PATCH_GROUPS = ("experiment", "hparams_search", "debug")
+
+
+def select_patches(args: Sequence[str]) -> list[str]:
+    """``args`` with ``+experiment=NAME`` as ``experiment=NAME`` (and ``+debug=``): Hydra's
+    docs add an experiment with ``+`` where the group has no default; here it has one (null),
+    and Hydra would refuse the ``+`` ("Multiple values for experiment")."""
+    prefixes = tuple(f"+{group}=" for group in PATCH_GROUPS)
+    return [arg[1:] if arg.startswith(prefixes) else arg for arg in args]
 
 
 def group_options(group: str, config_dir: str | Path) -> list[str]:

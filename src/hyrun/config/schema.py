@@ -23,6 +23,12 @@ class RunnerConfig:
     type: RunnerType = RunnerType.epoch
     max_epochs: Optional[int] = 10  # the epoch runner's length (training epochs)
     max_iters: Optional[int] = None  # the iter runner's length (training iterations)
+    # Short epochs for debugging (the debug group), in batches: the loaders are cut, so every
+    # count (epoch length, the epoch runner's max_iters, schedules, progress bar) agrees.
+    limit_train_batches: Optional[int] = None  # a training epoch: its first N batches
+    limit_val_batches: Optional[int] = None  # a val pass (workflow phase or evaluation): its first N
+    # the first N training batches, replayed every epoch and evaluated on (can the model learn?)
+    overfit_batches: Optional[int] = None
 
 
 @dataclass
@@ -219,4 +225,5 @@ class Config:
     load_from: Optional[str] = None  # a checkpoint whose weights start the run
     work_dir: Optional[str] = None  # default: the run's output dir
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    print_config: bool = True  # the composed config as a tree at start, and in config_tree.txt
     ddp: DDPConfig = field(default_factory=DDPConfig)

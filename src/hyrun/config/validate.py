@@ -34,6 +34,9 @@ def within(low: float, high: float) -> tuple[Callable[[Any], bool], str]:
 RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "runner.max_epochs": at_least(1),
     "runner.max_iters": at_least(1),
+    "runner.limit_train_batches": at_least(1),
+    "runner.limit_val_batches": at_least(1),
+    "runner.overfit_batches": at_least(1),
     "log_config.interval": at_least(1),
     "checkpoint_config.interval": at_least(1),
     "checkpoint_config.topk": at_least(0),
@@ -141,6 +144,11 @@ def _check_runner(cfg: DictConfig) -> None:
     length = "max_epochs" if kind == "epoch" else "max_iters"
     if cfg.runner[length] is None:
         raise ConfigError(f"runner.{length}", None, f"a number >= 1 for runner.type={kind}")
+    if cfg.runner.overfit_batches is not None:
+        for limit in ("limit_train_batches", "limit_val_batches"):
+            if cfg.runner[limit] is not None:  # overfit sets both: two answers, which one?
+                raise ConfigError(f"runner.{limit}", cfg.runner[limit],
+                                  "null with runner.overfit_batches (it sets the train and val batches)")
 
 
 def _check_workflow(phases: ListConfig) -> None:

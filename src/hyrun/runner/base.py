@@ -220,7 +220,9 @@ def epoch_batches(loader: Any, epoch: int, skip: int = 0) -> Iterator[Any]:
         batch_size = getattr(loader, "batch_size", None)
         if skip and batch_size and "start" in inspect.signature(sampler.set_epoch).parameters:
             sampler.set_epoch(epoch, start=skip * batch_size)
-            return iter(loader)
+            # the epoch still ends at len(loader): a limited loader (runner.limit_train_batches)
+            # would otherwise count its limit from the resume point
+            return itertools.islice(iter(loader), len(loader) - skip)
         sampler.set_epoch(epoch)
     batches = iter(loader)
     return itertools.islice(batches, skip, None) if skip else batches
