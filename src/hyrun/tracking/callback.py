@@ -16,9 +16,10 @@ tracking worker (``hyrun.tracking.worker``, role "sweep") that creates the paren
 there (``status: ready``). Each job's worker waits for that file and starts its run with
 ``mlflow.parentRunId`` set to the parent's id (never through MLFLOW_RUN_ID); the hook names the
 job's run after its overrides of the swept keys. Being a file in the sweep dir, this works
-alike for jobs run in this process (the basic launcher) and in other processes
-(``hydra/launcher=joblib``). At multirun end the parent run is ended (FINISHED); if this
-process dies first, its worker ends it as FAILED.
+alike for jobs run in this process (the basic launcher), in other processes
+(``hydra/launcher=joblib``, ``submitit_local``) and on other machines (``submitit_slurm``,
+the sweep dir on a shared file system). At multirun end the parent run is ended (FINISHED);
+if this process dies first, its worker ends it as FAILED.
 
 Cheap when MLflow is not selected: nothing but a look at the config (no mlflow import); the
 worker makes the parent in the background, so the jobs start at once.
@@ -28,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +88,9 @@ class MlflowSweepCallback(Callback):
         experiment = settings.get("experiment_name") or config.hydra.job.name or DEFAULT_EXPERIMENT
         path = parent_file(sweep_dir, launch_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
-        info = {"status": "pending", "pid": None, "tracking_uri": uri, "experiment_name": experiment,
-                "swept_keys": keys, "sweep_dir": sweep_dir}
+        # host: the jobs on other machines (submitit on SLURM) cannot check the worker's pid
+        info = {"status": "pending", "pid": None, "host": socket.gethostname(), "tracking_uri": uri,
+                "experiment_name": experiment, "swept_keys": keys, "sweep_dir": sweep_dir}
         _write(path, info)
         self._parent_file = path
         user_tags = settings.get("tags") or {}

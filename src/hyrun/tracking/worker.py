@@ -49,6 +49,7 @@ import json
 import logging
 import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
@@ -208,6 +209,15 @@ def pid_alive(pid: Any) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def parent_worker_alive(info: dict[str, Any]) -> bool:
+    """Whether the sweep's tracking worker (``info``: the parent file) still runs. A job on
+    another machine than the sweep (submitit on SLURM) cannot look up that pid, so it takes the
+    worker to be alive and waits for the parent run as long as it may."""
+    if info.get("host") not in (None, socket.gethostname()):
+        return True
+    return pid_alive(info.get("pid"))
 
 
 class Worker:
@@ -428,7 +438,7 @@ class Worker:
                 self.parent_state = "none"
                 self._note("this job's tracking URI or experiment differs from the sweep parent's: not nested")
             return
-        alive = pid_alive(info.get("pid"))
+        alive = parent_worker_alive(info)
         if status in ("pending", "failing") and alive:
             if not self.ending:
                 return
