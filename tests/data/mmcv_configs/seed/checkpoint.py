@@ -1,0 +1,2 @@
+# Seed tutorial, "Checkpoint config".
+checkpoint_config = dict(interval=1)

@@ -1,0 +1,2 @@
+# Seed tutorial, "Evaluation config": MMTracking's bbox metric, every epoch.
+evaluation = dict(interval=1, metric='bbox')
