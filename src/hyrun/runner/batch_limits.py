@@ -15,7 +15,21 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 
-class LimitedLoader:
+class _LoaderView:
+    """What the runner and hooks read of a loader besides its batches: ``batch_size``, ``dataset``."""
+
+    loader: Any
+
+    @property
+    def batch_size(self) -> int | None:
+        return getattr(self.loader, "batch_size", None)
+
+    @property
+    def dataset(self) -> Any:
+        return getattr(self.loader, "dataset", None)
+
+
+class LimitedLoader(_LoaderView):
     """The first ``limit`` batches of each pass over ``loader``.
 
     ``sampler``, ``batch_size`` and ``dataset`` are the loader's: the runner still sets the
@@ -36,16 +50,8 @@ class LimitedLoader:
     def sampler(self) -> Any:
         return getattr(self.loader, "sampler", None)
 
-    @property
-    def batch_size(self) -> int | None:
-        return getattr(self.loader, "batch_size", None)
 
-    @property
-    def dataset(self) -> Any:
-        return getattr(self.loader, "dataset", None)
-
-
-class ReplayedBatches:
+class ReplayedBatches(_LoaderView):
     """The first ``count`` batches of ``loader``'s first pass, kept and replayed on every pass.
 
     No ``sampler`` on purpose: the batches are fixed once drawn, so nothing may re-seed their
@@ -64,14 +70,6 @@ class ReplayedBatches:
         if self._batches is None:
             self._batches = list(itertools.islice(iter(self.loader), self.count))
         return iter(self._batches)
-
-    @property
-    def batch_size(self) -> int | None:
-        return getattr(self.loader, "batch_size", None)
-
-    @property
-    def dataset(self) -> Any:
-        return getattr(self.loader, "dataset", None)
 
 
 def limit_batches(loaders: Mapping[str, Any], *, train: int | None = None, val: int | None = None,
