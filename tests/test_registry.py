@@ -89,3 +89,25 @@ def test_unregistered_option_without_the_import_lists_the_valid_ones(tmp_path):
     result = hyrun(tmp_path, "optimizer=my_optimizer", *FAST)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "Could not find 'optimizer/my_optimizer'" in result.stderr and "sgd" in result.stderr
+
+
+def test_a_config_with_a_registered_optimizer_unpickles_in_a_fresh_process():
+    """Launchers that run jobs in other processes (joblib, submitit, torchrun) pickle the
+    config; its generated class must come back where only hyrun is imported."""
+    import pickle
+
+    from hydra import compose, initialize_config_dir
+
+    import tests.plugins.custom_parts  # noqa: F401  (registers my_optimizer)
+    from hyrun.cli import config_dir
+    from hyrun.config.store import register_configs
+
+    register_configs()
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose("config", overrides=["optimizer=my_optimizer", "optimizer.a=2.5"])
+    reader = "import pickle, sys; cfg = pickle.load(sys.stdin.buffer); print(type(cfg.optimizer).__name__, cfg.optimizer.a)"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", reader], input=pickle.dumps(cfg), capture_output=True, env=env,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().split() == ["DictConfig", "2.5"]

@@ -60,14 +60,16 @@ def _store(kind: str, option: str, cls: type) -> None:
 
     fields = [(n, TYPES[t], d) for n, t, d in signature_fields(cls)]
     if kind == "optimizer":
-        node = config_class(f"{cls.__name__}Config", [("_target_", str, target_path(cls)), *fields])
+        node = config_class(f"{cls.__name__}Config", [("_target_", str, target_path(cls)), *fields],
+                            module=cls.__module__)
         ConfigStore.instance().store(group="optimizer", name=option, node=node)
     elif kind == "hooks":
         from hyrun.config.store import store_multi
 
         priority = getattr(cls, "priority", 50)
         node = config_class(f"{cls.__name__}Config", [("_target_", str, target_path(cls)),
-                                                      ("priority", Any, getattr(priority, "name", priority)), *fields])
+                                                      ("priority", Any, getattr(priority, "name", priority)), *fields],
+                            module=cls.__module__)
         store_multi(ConfigStore.instance(), "hooks", option, node)
 
 

@@ -3,14 +3,20 @@ schedule policies), so that every argument is a typed, overridable field."""
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any, List, Optional
 
 _SCALARS = {"bool": bool, "int": int, "float": float, "str": str}
 
 
-def config_class(class_name: str, spec: list[tuple[str, Any, Any]]) -> type:
+def config_class(class_name: str, spec: list[tuple[str, Any, Any]], module: str | None = None) -> type:
     """A dataclass with fields ``(name, type, default)``; a None default makes the type
-    Optional, a list default is copied per instance, ``dataclasses.MISSING`` is required."""
+    Optional, a list default is copied per instance, ``dataclasses.MISSING`` is required.
+
+    It is importable by name, so that configs holding it pickle (jobs of joblib, submitit or
+    torchrun launchers run in other processes): from this module, or, for the config of a
+    user's registered class, from ``module`` (the user's), whose import in the other process
+    registers it again."""
     fields: list[tuple[str, Any, Any]] = []
     for name, field_type, default in spec:
         if default is None and field_type is not Any:
@@ -22,9 +28,13 @@ def config_class(class_name: str, spec: list[tuple[str, Any, Any]]) -> type:
         else:
             fields.append((name, field_type, dataclasses.field(default=default)))
     cls = dataclasses.make_dataclass(class_name, fields)
-    # importable by name, so that configs holding these types pickle (joblib's sweep workers)
-    cls.__module__, cls.__qualname__ = __name__, class_name
-    _GENERATED[class_name] = cls
+    cls.__qualname__ = class_name
+    if module is None:
+        cls.__module__ = __name__
+        _GENERATED[class_name] = cls
+    else:
+        cls.__module__ = module
+        setattr(sys.modules[module], class_name, cls)
     return cls
 
 
