@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import yaml
-from hydra.experimental.callback import Callback
 
 from tests.conftest import read_metrics, run_hyrun
 from tests.test_mlflow import client, env, ok, runs_of

@@ -2,8 +2,6 @@
 2-process DDP job in its own output dir, its MLflow run nested under the sweep's parent."""
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -41,7 +39,8 @@ def test_a_sweep_runs_each_job_on_two_processes(tmp_path):
     a = torch.load(tmp_path / "sweep/0/checkpoints/latest.pth", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "single/checkpoints/latest.pth", weights_only=True)["state_dict"]
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
-    assert [r["mode"] for r in read_metrics(tmp_path / "sweep/0")] == [r["mode"] for r in read_metrics(tmp_path / "single")]
+    modes = [[r["mode"] for r in read_metrics(tmp_path / run)] for run in ("sweep/0", "single")]
+    assert modes[0] == modes[1]
 
     from mlflow.tracking import MlflowClient
 
