@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from .conftest import hyrun_env, read_metrics, run_hyrun
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")  # mlflow's own
 RUN = ["data=synthetic", "model=mlp", "runner.max_epochs=1", "log_config.interval=8", "log_config.progress_bar=false"]
 
 
@@ -26,21 +26,17 @@ def test_a_sweep_runs_each_job_on_two_processes(tmp_path):
                       "data.batch_size=16", "logger=[text,mlflow]", "hydra.sweep.dir=sweep", *RUN,
                       cwd=tmp_path, env=hyrun_env(OMP_NUM_THREADS="1"))
     assert sweep.returncode == 0, sweep.stderr[-4000:]
-    single = run_hyrun("data.batch_size=32", "hydra.run.dir=single", *RUN, cwd=tmp_path)
-    assert single.returncode == 0, single.stderr[-4000:]
 
     jobs = sorted(p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir())
     assert jobs == ["0", "1"]  # one dir per job, none per rank
     for job in jobs:
-        files = {p.name for p in (tmp_path / "sweep" / job).iterdir()}
+        run_dir = tmp_path / "sweep" / job
+        files = {p.name for p in run_dir.iterdir()}
         assert {".hydra", "hyrun.log", "metrics.jsonl", "checkpoints", "finished.json"} <= files
-        assert "DistributedDataParallel: 2 processes" in (tmp_path / "sweep" / job / "hyrun.log").read_text()
-    # job 0 (sgd, 2 x 16) trained as the single process with batches of 32
-    a = torch.load(tmp_path / "sweep/0/checkpoints/latest.pth", weights_only=True)["state_dict"]
-    b = torch.load(tmp_path / "single/checkpoints/latest.pth", weights_only=True)["state_dict"]
-    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
-    modes = [[r["mode"] for r in read_metrics(tmp_path / run)] for run in ("sweep/0", "single")]
-    assert modes[0] == modes[1]
+        assert "DistributedDataParallel: 2 processes" in (run_dir / "hyrun.log").read_text()
+        # 1024 samples dealt to 2 ranks of 16: 32 steps an epoch, each line written once
+        lines = [(r["mode"], r["iter"]) for r in read_metrics(run_dir)]
+        assert lines == [("train", 8), ("train", 16), ("train", 24), ("train", 32), ("val", 32)]
 
     from mlflow.tracking import MlflowClient
 
