@@ -13,7 +13,7 @@ from hyrun.data.loaders import EpochSeededSampler
 from .conftest import hyrun_env, read_metrics, run_hyrun
 
 ROOT = Path(__file__).resolve().parents[1]
-TORCHRUN = (sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "hyrun")
+TORCHRUN = (sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "hyrun")
 # synthetic data: 1024 samples = 32 steps of 32; 255 val samples (not a multiple of 2)
 RUN = ["data=synthetic", "model=mlp", "data.num_val_samples=255", "log_config.interval=4",
        "log_config.progress_bar=false", "workflow=train_val"]

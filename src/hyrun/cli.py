@@ -39,6 +39,7 @@ def run(cfg: DictConfig) -> float | None:
 
 
 def train(cfg: DictConfig) -> float | None:
+    """The run of one job (of this process's rank under DDP), unless it finished before."""
     from hyrun.build import build_runner
     from hyrun.distributed import is_main, world_size
     from hyrun.finished import finished_result, mark_finished
