@@ -30,7 +30,7 @@ def test_every_group_is_a_branch_labelled_with_its_option():
     text = rendered("experiment=digits_cyclic", "optimizer_config=grad_clip", "workflow=train_val",
                     "hooks=[ema,empty_cache]", "logger=[text,tensorboard]")
     lines = text.splitlines()
-    assert lines[0] == "config (experiment: digits_cyclic, debug: null)"
+    assert lines[0] == "config (experiment: digits_cyclic, hparams_search: null, debug: null)"
     for label in ("model (digits_cnn)", "data (digits)", "optimizer (sgd)", "optimizer_config (grad_clip)",
                   "lr_config (cyclic)", "momentum_config (cyclic)", "workflow (train_val)",
                   "hooks ([ema, empty_cache])", "logger ([text, tensorboard])"):
@@ -47,7 +47,7 @@ def test_values_are_resolved_and_plain_nodes_have_no_option():
 
 
 def test_a_debug_option_shows_in_the_root_label():
-    assert rendered("debug=fast_dev_run").splitlines()[0] == "config (experiment: null, debug: fast_dev_run)"
+    assert rendered("debug=fast_dev_run").splitlines()[0] == "config (experiment: null, hparams_search: null, debug: fast_dev_run)"
 
 
 @pytest.mark.parametrize("rank", ["1", "3"])
@@ -69,7 +69,7 @@ def test_a_run_prints_the_tree_and_saves_it_unless_told_not_to(tmp_path, run_hyr
         assert proc.returncode == 0, proc.stderr[-3000:]
     shown, hidden = procs
     saved = (tmp_path / "shown" / TREE_FILE).read_text(encoding="utf-8")
-    assert saved.startswith("config (experiment: null, debug: fast_dev_run)\n")
+    assert saved.startswith("config (experiment: null, hparams_search: null, debug: fast_dev_run)\n")
     assert "── optimizer (sgd)" in saved and "\x1b" not in saved  # plain text, no terminal codes
     assert saved in shown.stdout
     assert not (tmp_path / "hidden" / TREE_FILE).exists()

@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from hyrun.config.choices import PATCH_GROUPS
 from hyrun.config.store import MULTI_SELECT_GROUPS
 
 if TYPE_CHECKING:
     from rich.tree import Tree
 
 TREE_FILE = "config_tree.txt"
-# groups that patch the whole config and have no node of their own: shown in the root label
-PATCH_GROUPS = ("experiment", "debug")
 
 
 def print_config_tree(cfg: DictConfig) -> Path | None:
@@ -47,6 +46,7 @@ def config_tree(cfg: DictConfig, choices: Mapping[str, Any]) -> Tree:
     from rich.text import Text
     from rich.tree import Tree
 
+    # the groups that patch the whole config have no node of their own: in the root label
     patches = ", ".join(f"{group}: {_option(choices.get(group))}" for group in PATCH_GROUPS)
     tree = Tree(Text.assemble(("config", "bold"), f" ({patches})"))
     for key in cfg:

@@ -34,11 +34,11 @@ _MODEL_AND_DATA_WHY = ("models and datasets are not converted: choose hyrun's mo
                        "your own (--config-dir with model/NAME.yaml and data/NAME.yaml)")
 # run settings of MMCV's launchers and tools, with why hyrun has no place for them
 RUNTIME_ONLY = {
-    "dist_params": "hyrun has no distributed launcher settings",
+    "dist_params": "hyrun's DDP takes torchrun's environment (gloo for CPU tensors, NCCL for CUDA)",
     "log_level": "hyrun logs at INFO (Hydra's hydra.verbose changes it)",
     "opencv_num_threads": "a setting of MMCV's launcher: hyrun does not use OpenCV",
     "mp_start_method": "a setting of MMCV's launcher: hyrun's data loaders use torch's default",
-    "gpu_ids": "hyrun runs on one device (device=auto|cpu|cuda:N)",
+    "gpu_ids": "one device a process (device=auto|cpu|cuda:N); several GPUs: torchrun --nproc_per_node=N",
     "device": "hyrun picks the device with device=auto|cpu|cuda:N",
     "cudnn_benchmark": "not a hyrun setting",
     "auto_scale_lr": "hyrun does not scale the lr by the batch size: set optimizer.lr",
