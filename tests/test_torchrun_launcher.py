@@ -48,3 +48,15 @@ def test_a_sweep_runs_each_job_on_two_processes(tmp_path):
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
     assert {r.info.run_name for r in children} == {"optimizer=sgd", "optimizer=adam"}
     assert all("val/accuracy" in r.data.metrics for r in children)
+
+
+@pytest.mark.parametrize("exitcode, status", [(75, 75), (1, 1), (-15, 1)], ids=["preempted", "failed", "killed"])
+def test_a_failed_job_ends_the_sweep_with_its_processes_status(exitcode, status):
+    """A preempted DDP job (hyrun's 75) stops the sweep with 75, so a scheduler requeues it
+    and resume=auto continues, as for a job run in the launching process."""
+    from hydra_plugins.hyrun_torchrun_launcher._core import exit_status
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+
+    failure = ChildFailedError("_run_rank", {1: ProcessFailure(local_rank=1, pid=1, exitcode=exitcode,
+                                                                error_file="/nonexistent")})
+    assert exit_status(failure, idx=0) == status

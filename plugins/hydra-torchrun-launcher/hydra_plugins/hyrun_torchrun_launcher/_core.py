@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[JobReturn]:
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     setup_globals()
@@ -42,10 +43,22 @@ def launch(launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_id
             max_restarts=options["max_restarts"], monitor_interval=options["monitor_interval"],
             start_method=options["start_method"], logs_specs=_logs_specs(options["log_dir"], idx),
         )
-        results = elastic_launch(launch_config, _run_rank)(
-            launcher.hydra_context, sweep_config, TaskReference(launcher.task_function), _singletons())
+        try:
+            results = elastic_launch(launch_config, _run_rank)(
+                launcher.hydra_context, sweep_config, TaskReference(launcher.task_function), _singletons())
+        except ChildFailedError as failure:
+            raise SystemExit(exit_status(failure, idx)) from failure
         returns.append(_job_return(results[0], sweep_config))
     return returns
+
+
+def exit_status(failure: Any, idx: int) -> int:
+    """The status a job's processes exited with, for the sweep to exit with, as a job run in
+    the launching process would (hyrun's 75 for a preempted job, which ``resume=auto``
+    continues); 1 when a process died of a signal."""
+    rank, first = failure.get_first_failure()
+    log.error("Job #%d: process %d exited with status %d; the sweep stops", idx, rank, first.exitcode)
+    return first.exitcode if first.exitcode > 0 else 1
 
 
 class TaskReference:
