@@ -104,3 +104,22 @@ def test_each_experiment_trains_and_writes_its_outputs(tmp_path, run_hyrun_many,
     bench = records["synthetic_bench"]
     assert {r["mode"] for r in bench} == {"train"} and bench[-1]["iter"] == 50  # 63 iterations, every 50th
     assert not (tmp_path / "synthetic_bench" / "checkpoints").exists()
+
+
+def test_an_experiments_custom_imports_register_the_options_it_selects(tmp_path, run_hyrun):
+    """An experiment that selects a registered optimizer (as hyrun-convert writes for an MMCV
+    config with custom_imports and type='MyOptimizer') composes without custom_imports on the
+    command line."""
+    from pathlib import Path
+
+    from tests.conftest import hyrun_env
+
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "mine.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /optimizer: my_optimizer\n  - _self_\n"
+        "custom_imports: [tests.plugins.custom_parts]\noptimizer:\n  a: 2.5\n")
+    root = Path(config_dir()).parent
+    proc = run_hyrun("--config-dir", tmp_path, "+experiment=mine", "--cfg", "job", cwd=tmp_path,
+                     env=hyrun_env(PYTHONPATH=str(root)))
+    assert proc.returncode == 0, proc.stderr
+    assert "_target_: tests.plugins.custom_parts.MyOptimizer" in proc.stdout and "a: 2.5" in proc.stdout

@@ -115,7 +115,7 @@ def prepare() -> None:
     """Before Hydra composes: the schema, plugins and custom_imports registered, the
     multi-select group options checked; under torchrun, ranks other than 0 told to write
     nothing of Hydra's own (rank 0 writes ``.hydra/`` and the log)."""
-    from hyrun.config.choices import custom_imports_in, select_patches, unknown_choice
+    from hyrun.config.choices import custom_imports_in, custom_imports_of_patches, select_patches, unknown_choice
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) > 0:
         sys.argv += ["hydra.output_subdir=null", "hydra/job_logging=none"]
@@ -127,7 +127,7 @@ def prepare() -> None:
     register_configs()
     try:
         load_plugins()
-        import_custom_modules(custom_imports_in(sys.argv[1:]))
+        import_custom_modules(custom_imports_in(sys.argv[1:]) + custom_imports_of_patches(sys.argv[1:], config_dir()))
     except ConfigError as error:
         _exit_with(str(error))
     problem = unknown_choice(sys.argv[1:], config_dir())

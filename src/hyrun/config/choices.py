@@ -70,6 +70,33 @@ def custom_imports_in(args: Sequence[str]) -> list[str]:
     return modules
 
 
+def custom_imports_of_patches(args: Sequence[str], config_dir: str | Path) -> list[str]:
+    """The ``custom_imports`` that the experiment (or other patch) files selected in ``args``
+    name, in hyrun's config dir or a ``--config-dir``: their registrations decide whether the
+    options such a file selects exist (an experiment that ``hyrun-convert`` made of a config
+    with ``custom_imports`` and ``type='MyOptimizer'``)."""
+    import yaml
+
+    folders = [Path(config_dir)]
+    for i, arg in enumerate(args):
+        if arg in ("--config-dir", "-cd") and i + 1 < len(args):
+            folders.append(Path(args[i + 1]))
+        elif arg.startswith("--config-dir="):
+            folders.append(Path(arg.split("=", 1)[1]))
+    modules: list[str] = []
+    for arg in args:
+        group, _, option = arg.partition("=")
+        if group not in PATCH_GROUPS or not option:
+            continue
+        for folder in folders:
+            path = folder / group / f"{option}.yaml"
+            if path.is_file():
+                content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                modules += [str(m) for m in content.get("custom_imports") or []]
+                break
+    return modules
+
+
 def _has_group(group: str) -> bool:
     try:
         ConfigStore.instance().list(group)
