@@ -134,15 +134,23 @@ def _set_logger_field(logger: str, field: str, value: Any, key: str, out: Experi
         out.skip(key, value, f"hyrun's {logger} logger takes no {field!r}")
 
 
-def convert_checkpoint_config(cfg: dict[str, Any], out: Experiment) -> None:
-    spec = cfg["checkpoint_config"]
+def _hook_spec(cfg: dict[str, Any], key: str, shape: str, out: Experiment) -> dict[str, Any] | None:
+    """A copy of the hook's settings ``cfg[key]``; None when there is nothing more to convert:
+    ``None`` (MMCV: no such hook) is carried as ``key: null``, another value is reported."""
+    spec = cfg[key]
     if spec is None:
-        out.set("checkpoint_config", None)
-        return
+        out.set(key, None)
+        return None
     if not isinstance(spec, dict):
-        out.skip("checkpoint_config", spec, "not dict(interval=..., ...)")
+        out.skip(key, spec, f"not {shape}")
+        return None
+    return dict(spec)
+
+
+def convert_checkpoint_config(cfg: dict[str, Any], out: Experiment) -> None:
+    spec = _hook_spec(cfg, "checkpoint_config", "dict(interval=..., ...)", out)
+    if spec is None:
         return
-    spec = dict(spec)
     interval = spec.pop("interval", -1)  # MMCV's default: only the last checkpoint (save_last)
     by_iteration = spec.get("by_epoch") is False or (spec.get("by_epoch") is None and out.counts_iterations())
     if isinstance(interval, int) and interval <= 0:
@@ -159,14 +167,9 @@ def convert_checkpoint_config(cfg: dict[str, Any], out: Experiment) -> None:
 
 
 def convert_evaluation(cfg: dict[str, Any], out: Experiment) -> None:
-    spec = cfg["evaluation"]
+    spec = _hook_spec(cfg, "evaluation", "dict(interval=..., metric=...)", out)
     if spec is None:
-        out.set("evaluation", None)
         return
-    if not isinstance(spec, dict):
-        out.skip("evaluation", spec, "not dict(interval=..., metric=...)")
-        return
-    spec = dict(spec)
     if "metric" in spec:
         metric = spec.pop("metric")
         names = [metric] if isinstance(metric, str) else list(metric) if isinstance(metric, (list, tuple)) else []
