@@ -169,6 +169,27 @@ def check_fraction(name: str, value: float) -> float:
     return float(value)
 
 
+def check_one_cycle(peak_name: str, peak: Any, total_steps: Any, pct_start: Any, anneal_strategy: str,
+                    div_factor: Any, final_div_factor: Any) -> tuple[tuple[float, ...], float]:
+    """The arguments of a one-cycle schedule (MMCV's ``max_lr``, MMEngine's ``eta_max``, named by
+    ``peak_name``): the peaks as a tuple (one value, or one per param group) and ``pct_start``."""
+    def positive(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+    peaks = tuple(peak) if isinstance(peak, (list, tuple)) else (peak,)
+    if not peaks or not all(positive(p) for p in peaks):
+        raise ValueError(f"one_cycle: {peak_name} must be a positive number or a list of them (one per "
+                         f"param group), got {peak!r}")
+    if total_steps is not None and (not isinstance(total_steps, int) or isinstance(total_steps, bool)
+                                    or total_steps <= 0):
+        raise ValueError(f"one_cycle: total_steps must be a positive integer or null, got {total_steps!r}")
+    for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
+        if not positive(value):
+            raise ValueError(f"one_cycle: {name} must be a positive number, got {value!r}")
+    check_anneal(anneal_strategy)
+    return peaks, check_fraction("pct_start", pct_start)
+
+
 def phase_fraction(cur: float, start: float, end: float) -> float:
     """Where ``cur`` is between a one-cycle phase's bounds (MMCV divides by 0 on an empty phase)."""
     if end == start:

@@ -17,19 +17,19 @@ How MMCV's hook sequences these (reproduced here: a hook built on this keeps onl
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from hyrun.optim.curves import (
     ANNEALERS,
     GroupBases,
     LrPolicy,
     Progress,
-    check_anneal,
     check_by_iter,
     check_cyclic,
     check_fraction,
+    check_one_cycle,
     check_steps,
     check_target,
     check_target_ratio,
@@ -111,19 +111,28 @@ class InvLr(GroupBases):
 
 
 @dataclass(frozen=True)
-class CosineAnnealingLr(GroupBases):
-    """``cosine_annealing``: half a cosine from base to the target (CosineAnnealingLrUpdaterHook)."""
+class _AnnealedLr(GroupBases):
+    """From base to the target (``min_lr``, or ``min_lr_ratio`` of base) over the run, along
+    the subclass's ``anneal`` curve."""
 
     min_lr: float | None = None
     min_lr_ratio: float | None = None
     by_epoch: bool = True
+    anneal: ClassVar[Callable[[float, float, float], float]]
 
     def __post_init__(self) -> None:
         check_target("min_lr", self.min_lr, self.min_lr_ratio)
 
     def regular(self, base: float, progress: Progress) -> float:
         now, total = progress.position(self.by_epoch)
-        return cos_anneal(base, target(base, self.min_lr, self.min_lr_ratio), now / total)
+        return type(self).anneal(base, target(base, self.min_lr, self.min_lr_ratio), now / total)
+
+
+@dataclass(frozen=True)
+class CosineAnnealingLr(_AnnealedLr):
+    """``cosine_annealing``: half a cosine from base to the target (CosineAnnealingLrUpdaterHook)."""
+
+    anneal = staticmethod(cos_anneal)
 
 
 @dataclass(frozen=True)
@@ -228,17 +237,9 @@ class OneCycleLr:
 
     def __post_init__(self) -> None:
         check_by_iter("one_cycle", self.by_epoch)
-        peaks = (self.max_lr,) if isinstance(self.max_lr, (int, float)) else tuple(self.max_lr)
-        if not peaks or any(not isinstance(p, (int, float)) or p <= 0 for p in peaks):
-            raise ValueError("max_lr must be a positive number or a list of them (one per group), "
-                             f"got {self.max_lr!r}")
-        if self.total_steps is not None and (not isinstance(self.total_steps, int) or self.total_steps <= 0):
-            raise ValueError(f"total_steps must be a positive integer or None, got {self.total_steps!r}")
-        if self.div_factor <= 0 or self.final_div_factor <= 0:
-            raise ValueError("div_factor and final_div_factor must be positive, "
-                             f"got {self.div_factor}, {self.final_div_factor}")
-        object.__setattr__(self, "pct_start", check_fraction("pct_start", self.pct_start))
-        check_anneal(self.anneal_strategy)
+        peaks, pct_start = check_one_cycle("max_lr", self.max_lr, self.total_steps, self.pct_start,
+                                           self.anneal_strategy, self.div_factor, self.final_div_factor)
+        object.__setattr__(self, "pct_start", pct_start)
         if not isinstance(self.max_lr, (int, float)):
             object.__setattr__(self, "max_lr", peaks)
 
@@ -269,19 +270,10 @@ class OneCycleLr:
 
 
 @dataclass(frozen=True)
-class LinearAnnealingLr(GroupBases):
+class LinearAnnealingLr(_AnnealedLr):
     """``linear_annealing``: a straight line from base to the target (LinearAnnealingLrUpdaterHook)."""
 
-    min_lr: float | None = None
-    min_lr_ratio: float | None = None
-    by_epoch: bool = True
-
-    def __post_init__(self) -> None:
-        check_target("min_lr", self.min_lr, self.min_lr_ratio)
-
-    def regular(self, base: float, progress: Progress) -> float:
-        now, total = progress.position(self.by_epoch)
-        return linear_anneal(base, target(base, self.min_lr, self.min_lr_ratio), now / total)
+    anneal = staticmethod(linear_anneal)
 
 
 LR_POLICIES: dict[str, type] = {

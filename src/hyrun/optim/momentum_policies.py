@@ -8,9 +8,9 @@ Same sequencing as the lr (see ``lr_policies``): base momentum per group is
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from hyrun.optim.curves import (
     ANNEALERS,
@@ -57,35 +57,35 @@ class StepMomentum(GroupBases):
 
 
 @dataclass(frozen=True)
-class CosineAnnealingMomentum(GroupBases):
-    """``cosine_annealing``: half a cosine from base to the target (CosineAnnealingMomentumUpdaterHook)."""
+class _AnnealedMomentum(GroupBases):
+    """From base to the target (``min_momentum``, or ``min_momentum_ratio`` of base) over the
+    run, along the subclass's ``anneal`` curve."""
 
     min_momentum: float | None = None
     min_momentum_ratio: float | None = None
     by_epoch: bool = True
+    anneal: ClassVar[Callable[[float, float, float], float]]
 
     def __post_init__(self) -> None:
         check_target("min_momentum", self.min_momentum, self.min_momentum_ratio)
 
     def regular(self, base: float, progress: Progress) -> float:
         now, total = progress.position(self.by_epoch)
-        return cos_anneal(base, target(base, self.min_momentum, self.min_momentum_ratio), now / total)
+        return type(self).anneal(base, target(base, self.min_momentum, self.min_momentum_ratio), now / total)
 
 
 @dataclass(frozen=True)
-class LinearAnnealingMomentum(GroupBases):
+class CosineAnnealingMomentum(_AnnealedMomentum):
+    """``cosine_annealing``: half a cosine from base to the target (CosineAnnealingMomentumUpdaterHook)."""
+
+    anneal = staticmethod(cos_anneal)
+
+
+@dataclass(frozen=True)
+class LinearAnnealingMomentum(_AnnealedMomentum):
     """``linear_annealing``: a straight line from base to the target (LinearAnnealingMomentumUpdaterHook)."""
 
-    min_momentum: float | None = None
-    min_momentum_ratio: float | None = None
-    by_epoch: bool = True
-
-    def __post_init__(self) -> None:
-        check_target("min_momentum", self.min_momentum, self.min_momentum_ratio)
-
-    def regular(self, base: float, progress: Progress) -> float:
-        now, total = progress.position(self.by_epoch)
-        return linear_anneal(base, target(base, self.min_momentum, self.min_momentum_ratio), now / total)
+    anneal = staticmethod(linear_anneal)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields, replace
 from typing import Any
 
-from hyrun.optim.curves import ANNEALERS, check_anneal, check_fraction, cos_anneal, phase_fraction
+from hyrun.optim.curves import ANNEALERS, check_one_cycle, cos_anneal, phase_fraction
 from hyrun.optim.plateau import PlateauTracker, check_plateau
 
 
@@ -291,20 +291,10 @@ class OneCycleParamScheduler(ParamScheduler):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        peaks = tuple(self.eta_max) if isinstance(self.eta_max, (list, tuple)) else (self.eta_max,)
-        if not peaks or not all(_is_number(p) and p > 0 for p in peaks):
-            raise ValueError(f"one_cycle: eta_max must be a positive number or a list of them (one per "
-                             f"param group), got {self.eta_max!r}")
+        peaks, _ = check_one_cycle("eta_max", self.eta_max, self.total_steps, self.pct_start,
+                                   self.anneal_strategy, self.div_factor, self.final_div_factor)
         if isinstance(self.eta_max, list):
             object.__setattr__(self, "eta_max", peaks)
-        if self.total_steps is not None and (not _is_int(self.total_steps) or self.total_steps <= 0):
-            raise ValueError(f"one_cycle: total_steps must be a positive integer or null, "
-                             f"got {self.total_steps!r}")
-        check_fraction("pct_start", self.pct_start)
-        check_anneal(self.anneal_strategy)
-        for name in ("div_factor", "final_div_factor"):
-            if not _is_number(getattr(self, name)) or getattr(self, name) <= 0:
-                raise ValueError(f"one_cycle: {name} must be a positive number, got {getattr(self, name)!r}")
 
     def _scaled(self, epoch_len: int) -> dict[str, Any]:
         return {} if self.total_steps is None else {"total_steps": self.total_steps * epoch_len}
