@@ -1,4 +1,5 @@
-"""Small building blocks for tests: a tiny model and data, and a hook that records calls."""
+"""Small building blocks for tests: hyrun's config composed in-process and trained, a tiny
+model and data, and a hook that records calls."""
 from __future__ import annotations
 
 import logging
@@ -9,6 +10,28 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from hyrun.hooks.base import STAGES, Hook
 from hyrun.hooks.optimizer import OptimizerHook
+
+
+def composed(*overrides: str):
+    """hyrun's config with ``overrides``, composed in this process as the command line would."""
+    from hydra import compose, initialize_config_dir
+
+    from hyrun.cli import config_dir
+    from hyrun.config.store import register_configs
+
+    register_configs()
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def train(work_dir, *overrides: str):
+    """A runner built from ``composed(*overrides)`` in ``work_dir``, run through its workflow."""
+    from hyrun.build import build_runner
+
+    cfg = composed(*overrides)
+    runner = build_runner(cfg, work_dir, logging.getLogger("hyrun.test"))
+    runner.run([tuple(p) for p in cfg.workflow.phases])
+    return runner
 
 
 def tiny_loaders(num_train: int = 10, num_val: int = 6, batch_size: int = 4) -> dict[str, DataLoader]:

@@ -1,28 +1,18 @@
 """Checkpoints: what is saved, and runs continued from them (resume, load_from)."""
 from __future__ import annotations
 
-import logging
-
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
-from hyrun.build import build_runner
 from hyrun.checkpoint import load_checkpoint
-from hyrun.cli import config_dir
-from hyrun.config.store import register_configs
+from tests import helpers
 
 FAST = ["data=synthetic", "model=mlp", "data.num_samples=96", "data.num_val_samples=32",
         "log_config.progress_bar=false"]
 
 
 def train(work_dir, *overrides):
-    register_configs()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = compose("config", overrides=[*FAST, *overrides])
-    runner = build_runner(cfg, work_dir, logging.getLogger("hyrun.test"))
-    runner.run([tuple(p) for p in cfg.workflow.phases])
-    return runner
+    return helpers.train(work_dir, *FAST, *overrides)
 
 
 def test_checkpoint_files_and_contents(tmp_path):
@@ -95,6 +85,7 @@ def test_top_k_checkpoints_by_a_val_metric(tmp_path):
 SAVER = """
 import sys, torch
 from hyrun.checkpoint import link_atomic, save_atomic
+from tests import helpers
 folder = sys.argv[1]
 state = {"weights": torch.randn(4_000_000)}  # 16 MB: the process spends its time writing
 for i in range(10_000):

@@ -3,22 +3,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from hyrun.build import build_data
-from hyrun.cli import config_dir
 from hyrun.config.optimizers import optimizer_fields
-from hyrun.config.store import register_configs
 from hyrun.config.validate import validate
 from hyrun.optim.builder import build_optimizer
-
-
-def composed(*overrides: str):
-    register_configs()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        return compose("config", overrides=list(overrides))
+from tests.helpers import composed
 
 
 def test_default_experiment_composes_and_validates():

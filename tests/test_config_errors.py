@@ -10,13 +10,11 @@ from __future__ import annotations
 import os
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from hyrun.cli import config_dir
 from hyrun.config.errors import ConfigError
-from hyrun.config.store import register_configs
 from hyrun.config.validate import validate
+from tests import helpers
 
 # A run that trains in a second if the bad value were let through (the test then fails on rc 0).
 TINY = ("data=synthetic", "model=mlp", "runner.max_epochs=1", "data.num_samples=64")
@@ -117,9 +115,7 @@ def test_hydra_full_error_shows_the_traceback(tmp_path, run_hyrun):
 
 # -- in process: what validate raises --------------------------------------------------------
 def composed(*overrides: str):
-    register_configs()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        return compose("config", overrides=[*TINY, *overrides])
+    return helpers.composed(*TINY, *overrides)
 
 
 @pytest.mark.parametrize("override, key, value, allowed", [

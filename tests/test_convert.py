@@ -8,17 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from hyrun.cli import config_dir
-from hyrun.config.store import register_configs
 from hyrun.config.validate import validate
 from hyrun.convert.cli import main as convert_main
 from hyrun.convert.experiment import Experiment
 from hyrun.convert.mapping import convert
 from hyrun.convert.parse import ConfigParseError, MMCVConfig, load_config
 from hyrun.convert.write import render
+from tests.helpers import composed
 
 DATA = Path(__file__).parent / "data" / "mmcv_configs"
 SEED = DATA / "seed"
@@ -28,12 +26,6 @@ FAST = ["data=synthetic", "model=mlp"]
 
 def converted(path: Path) -> Experiment:
     return convert(load_config(path))
-
-
-def composed(*overrides: str) -> DictConfig:
-    register_configs()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        return compose("config", overrides=list(overrides))
 
 
 def compose_converted(path: Path, conf: Path, *overrides: str) -> DictConfig:

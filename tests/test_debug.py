@@ -7,20 +7,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from torch.utils.data import TensorDataset
 
 from hyrun import EpochBasedRunner, Hook, IterBasedRunner
-from hyrun.cli import config_dir
 from hyrun.config.errors import ConfigError
-from hyrun.config.store import register_configs
 from hyrun.config.validate import validate
 from hyrun.data.loaders import build_loaders
 from hyrun.hooks.optimizer import OptimizerHook
 from hyrun.hooks.schedule import LrUpdaterHook
 from hyrun.runner.base import epoch_batches
 from hyrun.runner.batch_limits import limit_batches
-from tests.helpers import Recorder, tiny_loaders
+from tests.helpers import Recorder, composed, tiny_loaders
 
 # A user's experiment from their own config folder that turns TensorBoard on and trains long.
 USER_EXPERIMENT = """\
@@ -39,12 +36,6 @@ def _user_conf(tmp_path) -> Path:
     (conf / "experiment").mkdir(parents=True)
     (conf / "experiment" / "with_tensorboard.yaml").write_text(USER_EXPERIMENT)
     return conf
-
-
-def composed(*overrides: str):
-    register_configs()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        return compose("config", overrides=list(overrides))
 
 
 def seeded_loaders(num_train: int = 20, batch_size: int = 4) -> dict:

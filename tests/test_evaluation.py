@@ -10,17 +10,15 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_dir
 
 from hyrun.build import build_runner
 from hyrun.config.errors import ConfigError
-from hyrun.config.store import register_configs
 from hyrun.config.validate import validate
-from hyrun.cli import config_dir
 from hyrun.hooks.evaluation import EvalHook, infer_rule
 from hyrun.metrics import metric_names
 from hyrun.runner.epoch import EpochBasedRunner
 from hyrun.runner.iter import IterBasedRunner
+from tests import helpers
 from tests.helpers import tiny_runner
 
 HERE = __name__  # "tests.test_evaluation": the user metrics below are named by _target_
@@ -59,9 +57,7 @@ def override(entry: dict) -> str:
 
 # -- building ------------------------------------------------------------------------------
 def composed(*overrides: str, checkpoints: bool = False):
-    register_configs()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        return compose("config", overrides=[*FAST, *([] if checkpoints else ["checkpoint_config=null"]), *overrides])
+    return helpers.composed(*FAST, *([] if checkpoints else ["checkpoint_config=null"]), *overrides)
 
 
 def train(work_dir, *overrides: str, checkpoints: bool = False, resume=None):

@@ -10,14 +10,9 @@ from hyrun.cli import config_dir
 from hyrun.config.choices import group_options
 from hyrun.config.store import register_configs
 from hyrun.config.validate import validate
+from tests.helpers import composed
 
 EXPERIMENTS = ("digits_cosine", "digits_cyclic", "synthetic_bench")
-
-
-def composed(*overrides: str):
-    register_configs()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        return compose("config", overrides=list(overrides))
 
 
 def choices(*overrides: str):

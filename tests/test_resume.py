@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -10,11 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 
-from hyrun.build import build_runner
-from hyrun.cli import config_dir
-from hyrun.config.store import register_configs
+from tests import helpers
 
 ROOT = Path(__file__).resolve().parents[1]
 # the default experiment's model (dropout and BatchNorm: random numbers and buffers matter)
@@ -24,12 +20,7 @@ TIMING = ("time", "data_time")
 
 
 def train(work_dir, *overrides):
-    register_configs()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = compose("config", overrides=[*RUN, *overrides])
-    runner = build_runner(cfg, work_dir, logging.getLogger("hyrun.test"))
-    runner.run([tuple(p) for p in cfg.workflow.phases])
-    return runner
+    return helpers.train(work_dir, *RUN, *overrides)
 
 
 def records(work_dir, after_iter=0):

@@ -15,7 +15,7 @@ from omegaconf import MISSING
 @dataclass
 class EMAConfig:
     _target_: str = "hyrun.hooks.ema.EMAHook"
-    priority: Any = 49  # after OptimizerHook (40), before CheckpointHook (50) and EvalHook (70)
+    priority: Any = 49  # after OptimizerHook (40), before EvalHook (70) and CheckpointHook (85)
     momentum: float = 0.0002
     interval: int = 1
     warm_up: int = 100
