@@ -10,7 +10,7 @@ from rich.console import Console
 
 from hyrun.cli import config_dir
 from hyrun.config.store import register_configs
-from hyrun.config.tree import TREE_FILE, config_tree, print_config_tree
+from hyrun.config.tree import TREE_FILE, config_tree
 
 
 def rendered(*overrides: str) -> str:
@@ -48,16 +48,6 @@ def test_values_are_resolved_and_plain_nodes_have_no_option():
 
 def test_a_debug_option_shows_in_the_root_label():
     assert rendered("debug=fast_dev_run").splitlines()[0] == "config (experiment: null, hparams_search: null, debug: fast_dev_run)"
-
-
-@pytest.mark.parametrize("rank", ["1", "3"])
-def test_only_rank_0_prints(rank, monkeypatch, capsys):
-    monkeypatch.setenv("RANK", rank)
-    register_configs()
-    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = compose("config")
-    assert print_config_tree(cfg) is None  # before looking for Hydra's output dir: there is none here
-    assert capsys.readouterr().out == ""
 
 
 @pytest.mark.slow

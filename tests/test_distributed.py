@@ -78,6 +78,7 @@ def test_two_processes_of_16_train_as_one_of_32(tmp_path):
     ddp_dir, single_dir = runs[0], tmp_path / "single"
     assert sorted(p.name for p in ddp_dir.iterdir()) == sorted(p.name for p in single_dir.iterdir())
     assert "DistributedDataParallel: 2 processes, gloo backend, 32 samples a step" in ddp.stdout
+    assert ddp.stdout.count("config (experiment: null") == 1  # the config tree: rank 0's only
 
     a, b = weights(ddp_dir), weights(single_dir)
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6

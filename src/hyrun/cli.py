@@ -29,9 +29,6 @@ def config_dir() -> str:
 def run(cfg: DictConfig) -> float | None:
     """One job: returns the last evaluated value of the first metric (for sweepers)."""
     validated(cfg)
-    from hyrun.config.tree import print_config_tree
-
-    print_config_tree(cfg)
     from hyrun.distributed import process_group
 
     with process_group():  # a no-op unless a launcher started several processes
@@ -41,12 +38,15 @@ def run(cfg: DictConfig) -> float | None:
 def train(cfg: DictConfig) -> float | None:
     """The run of one job (of this process's rank under DDP), unless it finished before."""
     from hyrun.build import build_runner
+    from hyrun.config.tree import print_config_tree
     from hyrun.distributed import is_main, world_size
     from hyrun.finished import finished_result, mark_finished
     from hyrun.metrics import metric_names
 
     logger = logging.getLogger("hyrun")
-    if not is_main():
+    if is_main():
+        print_config_tree(cfg)
+    else:
         logger.setLevel(logging.WARNING)  # rank 0 tells the story; the others only what goes wrong
     work_dir = Path(cfg.work_dir or agreed_output_dir())
     metric = metric_names(cfg.evaluation.metric)[0] if cfg.evaluation is not None else None

@@ -24,11 +24,6 @@ def launched_with_ranks() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def env_rank() -> int:
-    """This process's rank as the launcher set it (0 when not launched with ranks)."""
-    return int(os.environ.get("RANK", "0"))
-
-
 def world_size() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 

@@ -7,7 +7,6 @@ rich is imported only here, when the tree is printed: ``--help`` and ``--cfg`` n
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,8 +24,8 @@ TREE_FILE = "config_tree.txt"
 
 def print_config_tree(cfg: DictConfig) -> Path | None:
     """The tree on stdout and in Hydra's output dir (returned), unless ``cfg.print_config`` is
-    false or this process is not rank 0 of a torch.distributed run (each rank would repeat it)."""
-    if not cfg.print_config or int(os.environ.get("RANK", "0")) != 0:
+    false. Under torch.distributed the caller asks rank 0 only (each rank would repeat it)."""
+    if not cfg.print_config:
         return None
     from hydra.core.hydra_config import HydraConfig
     from rich.console import Console
