@@ -39,10 +39,9 @@ class Finished:
 
 def run_length(cfg: DictConfig) -> dict:
     """What "to the end" means for ``cfg``: the runner type and its length."""
-    runner = cfg.runner
-    kind = str(runner.type.name if hasattr(runner.type, "name") else runner.type)
-    return {"type": kind, "max_epochs" if kind == "epoch" else "max_iters":
-            runner.max_epochs if kind == "epoch" else runner.max_iters}
+    kind = str(getattr(cfg.runner.type, "value", cfg.runner.type))  # a RunnerType, or its name
+    length = "max_epochs" if kind == "epoch" else "max_iters"
+    return {"type": kind, length: cfg.runner[length]}
 
 
 def finished_result(work_dir: Path, cfg: DictConfig) -> Finished | None:

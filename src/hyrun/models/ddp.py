@@ -46,5 +46,4 @@ def distributed_train_step(model: nn.Module, device_ids: list[int] | None = None
         log_vars = outputs.get("log_vars") or {"loss": outputs["loss"].detach()}
         return {**outputs, "log_vars": mean_over_ranks(log_vars)}
 
-    train_step.ddp = ddp  # type: ignore[attr-defined]  # kept alive with the step
     return train_step
