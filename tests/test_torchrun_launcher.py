@@ -9,13 +9,16 @@ import pytest
 from .conftest import hyrun_env, read_metrics, run_hyrun
 
 ROOT = Path(__file__).resolve().parents[1]
+# the checkout's plugin, ahead of the copy that the test extra installed (a copy may be stale:
+# pip reuses a wheel it once built from the folder)
+PLUGIN = ROOT / "plugins" / "hydra-torchrun-launcher"
 pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")  # mlflow's own
 RUN = ["data=synthetic", "model=mlp", "runner.max_epochs=1", "log_config.interval=8", "log_config.progress_bar=false"]
 
 
 def test_the_launcher_is_a_config_option_of_hydra():
     proc = run_hyrun("hydra/launcher=torchrun", "hydra.launcher.nproc_per_node=4", "--cfg", "hydra",
-                     "-p", "hydra.launcher", cwd=ROOT)
+                     "-p", "hydra.launcher", cwd=ROOT, env=hyrun_env(PYTHONPATH=str(PLUGIN)))
     assert proc.returncode == 0, proc.stderr
     assert "TorchrunLauncher" in proc.stdout and "nproc_per_node: 4" in proc.stdout
 
@@ -24,7 +27,7 @@ def test_the_launcher_is_a_config_option_of_hydra():
 def test_a_sweep_runs_each_job_on_two_processes(tmp_path):
     sweep = run_hyrun("-m", "hydra/launcher=torchrun", "hydra.launcher.nproc_per_node=2", "optimizer=sgd,adam",
                       "data.batch_size=16", "logger=[text,mlflow]", "hydra.sweep.dir=sweep", *RUN,
-                      cwd=tmp_path, env=hyrun_env(OMP_NUM_THREADS="1"))
+                      cwd=tmp_path, env=hyrun_env(OMP_NUM_THREADS="1", PYTHONPATH=str(PLUGIN)))
     assert sweep.returncode == 0, sweep.stderr[-4000:]
 
     jobs = sorted(p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir())
@@ -54,9 +57,15 @@ def test_a_sweep_runs_each_job_on_two_processes(tmp_path):
 def test_a_failed_job_ends_the_sweep_with_its_processes_status(exitcode, status):
     """A preempted DDP job (hyrun's 75) stops the sweep with 75, so a scheduler requeues it
     and resume=auto continues, as for a job run in the launching process."""
-    from hydra_plugins.hyrun_torchrun_launcher._core import exit_status
+    import importlib.util
+
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+
+    spec = importlib.util.spec_from_file_location(
+        "checkout_torchrun_core", PLUGIN / "hydra_plugins" / "hyrun_torchrun_launcher" / "_core.py")
+    core = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(core)
 
     failure = ChildFailedError("_run_rank", {1: ProcessFailure(local_rank=1, pid=1, exitcode=exitcode,
                                                                 error_file="/nonexistent")})
-    assert exit_status(failure, idx=0) == status
+    assert core.exit_status(failure, idx=0) == status
