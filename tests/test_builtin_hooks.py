@@ -492,7 +492,7 @@ def test_hook_options_compose_and_build_with_the_hooks_defaults():
     from hyrun.config.hook_options import HOOK_OPTIONS
     from hyrun.config.store import register_configs
     from hyrun.config.validate import validate
-    from hyrun.runner.priority import get_priority
+    from hyrun.hooks.priority import get_priority
 
     register_configs()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):

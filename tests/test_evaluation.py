@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from hyrun.build import build_runner
 from hyrun.config.errors import ConfigError
 from hyrun.config.validate import validate
-from hyrun.hooks.evaluation import EvalHook, infer_rule
+from hyrun.direction import infer_rule
+from hyrun.hooks.evaluation import EvalHook
 from hyrun.metrics import metric_names
 from hyrun.runner.epoch import EpochBasedRunner
 from hyrun.runner.iter import IterBasedRunner

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from hyrun import EpochBasedRunner, Hook, IterBasedRunner, Priority
-from hyrun.runner.priority import get_priority
+from hyrun.hooks.priority import get_priority
 from tests.helpers import Recorder, tiny_runner
 
 

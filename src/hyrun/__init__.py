@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Hook": "hyrun.hooks.base",
-    "Priority": "hyrun.runner.priority",
+    "Priority": "hyrun.hooks.priority",
     "Runner": "hyrun.runner.base",
     "EpochBasedRunner": "hyrun.runner.epoch",
     "IterBasedRunner": "hyrun.runner.iter",

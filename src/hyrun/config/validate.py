@@ -13,7 +13,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from hyrun.config.errors import ConfigError
-from hyrun.runner.priority import Priority, get_priority
+from hyrun.hooks.priority import Priority, get_priority
 
 PHASES = ("train", "val")
 RULES = ("greater", "less")
@@ -253,7 +253,7 @@ def _check_evaluation(cfg: DictConfig) -> None:
     evaluation = cfg.evaluation
     if evaluation is None:
         return
-    from hyrun.hooks.evaluation import infer_rule
+    from hyrun.direction import infer_rule
     from hyrun.metrics import NAME_KEY, TARGET_KEY, VALID, is_builtin, locate, metric_name
 
     spec = _plain(evaluation.metric)

@@ -14,7 +14,7 @@ import torch.distributed as dist
 
 from hyrun.distributed import any_rank
 from hyrun.hooks.base import Hook
-from hyrun.runner.priority import Priority
+from hyrun.hooks.priority import Priority
 
 
 class AgreeOnStopHook(Hook):

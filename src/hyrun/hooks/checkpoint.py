@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hyrun.checkpoint import link_atomic, remove_stale_temp_files, runner_state, save_atomic
 from hyrun.hooks.base import Hook
-from hyrun.hooks.evaluation import infer_rule
+from hyrun.direction import infer_rule
 
 
 class CheckpointHook(Hook):

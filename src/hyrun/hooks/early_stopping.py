@@ -40,7 +40,7 @@ from math import inf, isfinite
 from typing import TYPE_CHECKING, Any
 
 from hyrun.hooks.base import Hook
-from hyrun.hooks.evaluation import infer_rule
+from hyrun.direction import infer_rule
 
 if TYPE_CHECKING:
     from hyrun.runner.base import Runner

@@ -44,36 +44,9 @@ import torch
 from hyrun.checkpoint import runner_state, save_atomic
 from hyrun.distributed import broadcast_buffers, gather_strided, is_main
 from hyrun.hooks.base import Hook
+from hyrun.direction import RULES, infer_rule, is_better, worst
 from hyrun.metrics import as_float, build_metrics
-from hyrun.runner.priority import Priority
-
-# MMCV's EvalHook._default_greater_keys / _default_less_keys, matched case-insensitively
-DEFAULT_GREATER_KEYS = ("acc", "top", "AR@", "auc", "precision", "mAP", "mDice", "mIoU", "mAcc", "aAcc")
-DEFAULT_LESS_KEYS = ("loss",)
-RULES = {"greater": lambda x, y: x > y, "less": lambda x, y: x < y}
-INIT_VALUES = {"greater": -math.inf, "less": math.inf}
-
-
-def infer_rule(metric: str, greater_keys: Sequence[str] | None = None,
-               less_keys: Sequence[str] | None = None) -> str:
-    """MMCV's ``_init_rule`` for ``rule=None``: 'greater' or 'less' from the metric's name."""
-    name = metric.lower()
-    greater = [key.lower() for key in (DEFAULT_GREATER_KEYS if greater_keys is None else _seq(greater_keys))]
-    less = [key.lower() for key in (DEFAULT_LESS_KEYS if less_keys is None else _seq(less_keys))]
-    if name in greater:
-        return "greater"
-    if name in less:
-        return "less"
-    if any(key in name for key in greater):
-        return "greater"
-    if any(key in name for key in less):
-        return "less"
-    raise ValueError(f"cannot infer the rule for metric {metric!r}: set evaluation.rule to greater or less")
-
-
-def _seq(keys: str | Sequence[str]) -> list[str]:
-    return [keys] if isinstance(keys, str) else list(keys)
-
+from hyrun.hooks.priority import Priority
 
 class EvalHook(Hook):
     priority = Priority.LOW
@@ -186,8 +159,8 @@ class EvalHook(Hook):
         if not math.isfinite(score):
             runner.logger.warning(f"{self.save_best} is {score}: not finite, not a candidate for the best")
             return
-        best = INIT_VALUES[self.rule] if self.best_score is None else self.best_score
-        if not RULES[self.rule](score, best):
+        best = worst(self.rule) if self.best_score is None else self.best_score
+        if not is_better(self.rule, score, best):
             return
         unit = "epoch" if self.by_epoch else "iter"
         name = f"best_{self.save_best}_{unit}_{done}.pth"

@@ -24,7 +24,7 @@ from math import isfinite
 from typing import TYPE_CHECKING
 
 from hyrun.hooks.base import Hook
-from hyrun.runner.priority import Priority
+from hyrun.hooks.priority import Priority
 
 if TYPE_CHECKING:
     from hyrun.runner.base import Runner

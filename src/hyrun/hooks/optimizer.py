@@ -11,7 +11,7 @@ from torch import nn
 from torch.nn.utils import clip_grad_norm_, clip_grad_value_
 
 from hyrun.hooks.base import Hook
-from hyrun.runner.priority import Priority
+from hyrun.hooks.priority import Priority
 
 
 

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from hyrun.hooks.base import Hook
 from hyrun.optim.param_schedulers import ParamScheduler, ReduceOnPlateauParamScheduler, build_param_scheduler
 from hyrun.optim.plateau import reduced
-from hyrun.runner.priority import Priority
+from hyrun.hooks.priority import Priority
 
 if TYPE_CHECKING:
     from hyrun.runner.base import Runner

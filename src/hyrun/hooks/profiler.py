@@ -28,7 +28,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile, schedule
 
 from hyrun.hooks.base import Hook
-from hyrun.runner.priority import Priority
+from hyrun.hooks.priority import Priority
 
 if TYPE_CHECKING:
     from hyrun.runner.base import Runner

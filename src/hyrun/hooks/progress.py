@@ -9,7 +9,7 @@ import datetime
 from time import perf_counter
 
 from hyrun.hooks.base import Hook
-from hyrun.runner.priority import Priority
+from hyrun.hooks.priority import Priority
 
 
 class ProgressBarHook(Hook):

@@ -12,7 +12,7 @@ from typing import Any
 from hyrun.hooks.base import Hook
 from hyrun.optim.lr_policies import Progress, build_lr_schedule
 from hyrun.optim.momentum_policies import build_momentum_schedule
-from hyrun.runner.priority import Priority
+from hyrun.hooks.priority import Priority
 
 
 class _ScheduleHook(Hook):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from time import perf_counter
 
 from hyrun.hooks.base import Hook
-from hyrun.runner.priority import Priority
+from hyrun.hooks.priority import Priority
 
 
 class IterTimerHook(Hook):

@@ -27,7 +27,7 @@ from hyrun.distributed import mean_over_ranks
 from hyrun.hooks.base import STAGES, Hook
 from hyrun.models.steps import default_train_step, default_val_step
 from hyrun.runner.log_buffer import LogBuffer
-from hyrun.runner.priority import Priority, get_priority
+from hyrun.hooks.priority import Priority, get_priority
 
 Workflow = Iterable[tuple[str, int]]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from hyrun.hooks.base import Hook
-from hyrun.runner.priority import Priority
+from hyrun.hooks.priority import Priority
 
 
 class LoggerHook(Hook):

@@ -1,0 +1,26 @@
+"""Records: what a run publishes for the loggers and the hooks that act on results.
+
+A record is a flat dict: a header (``mode``: "train" | "val", ``epoch``: 1-based, ``iter``:
+finished training iterations), then values (numbers; a few are strings, such as
+``best_checkpoint``). It is published with ``runner.publish(record)`` and reaches every
+hook's ``after_record(runner, record)`` at once, in priority order (README, "Writing a hook").
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+Record = dict[str, Any]
+
+RECORD_HEADER = ("mode", "epoch", "iter")
+TRAIN, VAL = "train", "val"
+
+
+def record_values(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record without its header."""
+    return {key: value for key, value in record.items() if key not in RECORD_HEADER}
+
+
+def value_keys(record: Mapping[str, Any]) -> Iterator[str]:
+    """The keys of the record's values, in order."""
+    return (key for key in record if key not in RECORD_HEADER)
