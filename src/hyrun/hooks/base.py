@@ -25,6 +25,7 @@ STAGES = (
     "after_val_iter",
     "after_val_epoch",
     "after_run",
+    "after_record",
     "before_save_checkpoint",
     "after_load_checkpoint",
 )
@@ -77,6 +78,12 @@ class Hook:
 
     def after_val_iter(self, runner: Runner) -> None:
         self.after_iter(runner)
+
+    def after_record(self, runner: Runner, record: dict[str, Any]) -> None:
+        """A record was published (``runner.publish``): a train line at the log interval, a
+        val phase's losses, an evaluation's metrics (``hyrun.records``). Called at once, in
+        priority order, while the publisher's stage is still running; the record is shared:
+        read it, do not change it."""
 
     def before_save_checkpoint(self, runner: Runner, checkpoint: dict[str, Any]) -> None:
         """Add this hook's state to ``checkpoint`` (a dict about to be saved)."""

@@ -154,8 +154,11 @@ class Runner:
         return momenta
 
     def publish(self, record: dict[str, Any]) -> None:
-        """Hand a whole record (``mode``, ``epoch``, ``iter`` and values) to every logger."""
+        """Hand a whole record (``mode``, ``epoch``, ``iter`` and values) to every hook's
+        ``after_record``, at once and in priority order."""
         self.records.append(record)
+        for method in self._dispatch["after_record"]:
+            method(self, record)
 
     # -- phases --------------------------------------------------------------------------
     def run(self, workflow: Workflow) -> None:
