@@ -54,7 +54,8 @@ def tiny_runner(runner_cls, work_dir, optimizer_hook: bool = True, **kwargs):
 
 
 class Recorder(Hook):
-    """Records (name, stage, epoch, iter, inner_iter) at every stage into a shared list."""
+    """Records (name, stage, epoch, iter, inner_iter) at every stage of the loop into a shared
+    list (records and checkpoints are events of their own, not stages of the loop)."""
 
     def __init__(self, log: list, name: str = "rec", priority: int | str = "NORMAL") -> None:
         self.log, self.name, self.priority = log, name, priority
@@ -68,4 +69,6 @@ def _recording(stage: str):
 
 
 for _stage in STAGES:
+    if _stage in ("after_record", "before_save_checkpoint", "after_load_checkpoint"):
+        continue
     setattr(Recorder, _stage, _recording(_stage))
