@@ -24,12 +24,38 @@ def composed(*overrides: str):
         return compose("config", overrides=list(overrides))
 
 
+class Published(Hook):
+    """Every record a run publishes, in order: what the loggers get."""
+
+    priority = "LOWEST"
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+
+    def after_record(self, runner, record: dict) -> None:
+        self.records.append(record)
+
+
+def published(runner) -> list[dict]:
+    """The list that fills with the records ``runner`` publishes from now on."""
+    hook = Published()
+    runner.register_hook(hook)
+    return hook.records
+
+
+def records_of(runner) -> list[dict]:
+    """The records published by a runner that ``train`` ran."""
+    return next(hook for hook in runner.hooks if isinstance(hook, Published)).records
+
+
 def train(work_dir, *overrides: str):
-    """A runner built from ``composed(*overrides)`` in ``work_dir``, run through its workflow."""
+    """A runner built from ``composed(*overrides)`` in ``work_dir``, run through its workflow
+    (its records: ``records_of(runner)``)."""
     from hyrun.build import build_runner
 
     cfg = composed(*overrides)
     runner = build_runner(cfg, work_dir, logging.getLogger("hyrun.test"))
+    published(runner)
     runner.run([tuple(p) for p in cfg.workflow.phases])
     return runner
 

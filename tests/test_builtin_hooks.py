@@ -27,7 +27,7 @@ from hyrun.hooks.time_limit import TimeLimitHook
 from hyrun.runner.epoch import EpochBasedRunner
 from hyrun.runner.iter import IterBasedRunner
 
-from .helpers import tiny_loaders, tiny_runner
+from .helpers import published, tiny_loaders, tiny_runner
 
 LOGGER = "hyrun.test"
 ITERS_PER_EPOCH = 3  # tiny_loaders: 10 samples in batches of 4
@@ -110,7 +110,8 @@ def test_ema_is_what_evaluation_sees_and_training_continues_from_live_weights(tm
     live = Probe("after_train_iter", params_of, priority=45)
     ema_at_eval = Probe("after_train_epoch", params_of, priority=70)  # where EvalHook runs
     start = Probe("before_train_epoch", params_of, priority=60)  # after the swap back
-    val_losses = Probe("after_val_epoch", lambda r: r.records[-1]["loss"], priority=50)
+    records = published(runner)
+    val_losses = Probe("after_val_epoch", lambda r: records[-1]["loss"], priority=50)
     val_model = Probe("after_val_epoch", params_of, priority=51)
     for probe in (live, ema_at_eval, start, val_losses, val_model):
         runner.register_hook(probe)
@@ -372,7 +373,7 @@ def test_nan_guard_skip_marks_the_step_warns_and_counts(tmp_path, caplog):
     runner = nan_runner(tmp_path, NanAt(at=2))
     hook = NanGuardHook("skip")
     runner.register_hook(hook)
-    marks = Probe("after_train_iter", lambda r: r.outputs.get("skip_step", False), priority=35)
+    marks = Probe("after_train_iter", lambda r: r.step_skipped, priority=35)
     runner.register_hook(marks)
     with caplog.at_level(logging.INFO, logger=LOGGER):
         runner.run([("train", 1)])

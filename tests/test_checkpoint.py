@@ -46,7 +46,7 @@ def test_save_best_keeps_only_the_best_file(tmp_path):
     runner = train(tmp_path, "runner.max_epochs=4", "evaluation.save_best=auto", "optimizer.lr=0.1")
     best = sorted((tmp_path / "checkpoints").glob("best_accuracy_epoch_*.pth"))
     assert len(best) == 1
-    scores = [r["accuracy"] for r in runner.records if "accuracy" in r]
+    scores = [r["accuracy"] for r in helpers.records_of(runner) if "accuracy" in r]
     best_epoch = max(range(len(scores)), key=lambda i: (scores[i], -i)) + 1
     assert best[0].name == f"best_accuracy_epoch_{best_epoch}.pth"
 
@@ -71,7 +71,7 @@ def test_a_truncated_checkpoint_is_a_clear_error(tmp_path):
 def test_top_k_checkpoints_by_a_val_metric(tmp_path):
     runner = train(tmp_path, "runner.max_epochs=5", "checkpoint_config.topk=2", "checkpoint_config.topk_metric=loss",
                    "evaluation.metric=[accuracy,loss]", "optimizer.lr=0.1")
-    losses = {r["epoch"]: r["loss"] for r in runner.records if "loss" in r and "accuracy" in r}
+    losses = {r["epoch"]: r["loss"] for r in helpers.records_of(runner) if "loss" in r and "accuracy" in r}
     best_two = sorted(losses, key=losses.get)[:2]
     kept = sorted(p.name for p in (tmp_path / "checkpoints").glob("top_*"))
     assert kept == sorted(f"top_loss_epoch_{e}.pth" for e in best_two)

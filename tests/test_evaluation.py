@@ -20,7 +20,14 @@ from hyrun.metrics import metric_names
 from hyrun.runner.epoch import EpochBasedRunner
 from hyrun.runner.iter import IterBasedRunner
 from tests import helpers
-from tests.helpers import tiny_runner
+
+
+def tiny_runner(*args, **kwargs):
+    """helpers.tiny_runner, its published records kept (``vals``)."""
+    runner = helpers.tiny_runner(*args, **kwargs)
+    helpers.published(runner)
+    return runner
+
 
 HERE = __name__  # "tests.test_evaluation": the user metrics below are named by _target_
 FAST = ["data=synthetic", "model=mlp", "data.num_samples=40", "data.batch_size=10", "data.num_val_samples=20",
@@ -65,12 +72,13 @@ def train(work_dir, *overrides: str, checkpoints: bool = False, resume=None):
     cfg = composed(*overrides, *([f"resume={resume}"] if resume else []), checkpoints=checkpoints)
     validate(cfg)
     runner = build_runner(cfg, work_dir, logging.getLogger("hyrun.test"))
+    helpers.published(runner)
     runner.run([tuple(p) for p in cfg.workflow.phases])
     return runner
 
 
 def vals(runner) -> list[dict]:
-    return [r for r in runner.records if r["mode"] == "val"]
+    return [r for r in helpers.records_of(runner) if r["mode"] == "val"]
 
 
 def evaluated(runner_cls, tmp_path, *, resumed_at: int = 0, **hook_kwargs) -> list[dict]:
@@ -370,4 +378,4 @@ def test_the_cli_summary_takes_a_record_with_the_best(tmp_path):
     from hyrun.cli import report
 
     runner = train(tmp_path, "runner.max_epochs=1", "evaluation.save_best=auto")
-    assert report(runner, logging.getLogger("hyrun.test"), "accuracy") == vals(runner)[-1]["accuracy"]
+    assert report(runner, logging.getLogger("hyrun.test"), "accuracy", vals(runner)[-1]) == vals(runner)[-1]["accuracy"]

@@ -10,6 +10,7 @@ from torch import nn
 
 from hyrun import EpochBasedRunner, Hook, IterBasedRunner
 from hyrun.hooks.logger.text import TextLoggerHook
+from hyrun.hooks.logger.train_record import TrainRecordHook
 from hyrun.hooks.optimizer import OptimizerHook
 from hyrun.hooks.timer import IterTimerHook
 from hyrun.runner.log_buffer import LogBuffer
@@ -43,7 +44,8 @@ def run_logged(tmp_path, runner_cls=EpochBasedRunner, losses=None, num_train=10,
                         logger=logging.getLogger("hyrun.test"), **length)
     runner.register_hook(OptimizerHook())
     runner.register_hook(IterTimerHook())
-    runner.register_hook(TextLoggerHook(**logger_kwargs))
+    runner.register_hook(TrainRecordHook(**logger_kwargs))
+    runner.register_hook(TextLoggerHook())
     runner.run([("train", 1)])
     return [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
 
@@ -93,7 +95,7 @@ def test_published_records_reach_the_logger_once(tmp_path):
     runner = EpochBasedRunner(model, torch.optim.SGD(model.parameters(), lr=0.1), tiny_loaders(), tmp_path,
                               max_epochs=2, logger=logging.getLogger("hyrun.test"))
     runner.register_hook(Evaluator(), "LOW")
-    runner.register_hook(TextLoggerHook(interval=100))
+    runner.register_hook(TextLoggerHook())
     runner.run([("train", 1), ("val", 1)])
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [(r["mode"], r["epoch"], r["iter"], sorted(set(r) - {"mode", "epoch", "iter"})) for r in lines] == [

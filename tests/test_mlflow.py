@@ -142,11 +142,13 @@ def tiny_run(tmp_path, *extra_hooks, **hook_kwargs):
     from hyrun import EpochBasedRunner
     from hyrun.hooks.logger.mlflow import MlflowLoggerHook
     from hyrun.hooks.logger.text import TextLoggerHook
+    from hyrun.hooks.logger.train_record import TrainRecordHook
     from tests.helpers import tiny_runner
 
     runner = tiny_runner(EpochBasedRunner, tmp_path, max_epochs=2)
-    runner.register_hook(TextLoggerHook(interval=1))
-    hook = MlflowLoggerHook(interval=1, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", **hook_kwargs)
+    runner.register_hook(TrainRecordHook(interval=1))
+    runner.register_hook(TextLoggerHook())
+    hook = MlflowLoggerHook(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", **hook_kwargs)
     runner.register_hook(hook)
     for extra in extra_hooks:
         runner.register_hook(extra)
@@ -186,14 +188,16 @@ def test_a_worker_that_dies_is_reported_and_training_goes_on(tmp_path, monkeypat
     from hyrun.hooks.logger.mlflow import MlflowLoggerHook
 
     monkeypatch.chdir(tmp_path)
-    hook = MlflowLoggerHook(interval=1, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    hook = MlflowLoggerHook(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     with caplog.at_level(logging.INFO, logger="hyrun.test"):
         from hyrun import EpochBasedRunner
         from hyrun.hooks.logger.text import TextLoggerHook
+        from hyrun.hooks.logger.train_record import TrainRecordHook
         from tests.helpers import tiny_runner
 
         runner = tiny_runner(EpochBasedRunner, tmp_path, max_epochs=2)
-        runner.register_hook(TextLoggerHook(interval=1))
+        runner.register_hook(TrainRecordHook(interval=1))
+        runner.register_hook(TextLoggerHook())
         runner.register_hook(hook)
         runner.register_hook(KillWorker(hook), "LOWEST")
         runner.run([("train", 1)])

@@ -190,7 +190,7 @@ def mmengine_values(cfgs, initial: list[dict], param: str, max_epochs: int, epoc
 def fake_runner(groups: list[dict], max_epochs: int, epoch_len: int) -> SimpleNamespace:
     return SimpleNamespace(
         optimizer=SimpleNamespace(param_groups=groups), data_loaders={"train": range(epoch_len)},
-        max_epochs=max_epochs, max_iters=max_epochs * epoch_len, epoch=0, iter=0, records=[],
+        max_epochs=max_epochs, max_iters=max_epochs * epoch_len, epoch=0, iter=0,
         logger=logging.getLogger("hyrun.test"))
 
 
@@ -319,8 +319,8 @@ def test_plateau_reduces_after_patience_with_cooldown_and_min_value():
                                 "threshold_mode": "rel", "min_value": 0.02}])
 
     def publish(runner, epoch):  # the val phase, plus a record without the metric
-        runner.records.append({"mode": "val", "epoch": epoch + 1, "iter": runner.iter, "accuracy": 0.3})
-        runner.records.append({"mode": "val", "epoch": epoch + 1, "iter": runner.iter, "loss": metrics[epoch]})
+        hook.after_record(runner, {"mode": "val", "epoch": epoch + 1, "iter": runner.iter, "accuracy": 0.3})
+        hook.after_record(runner, {"mode": "val", "epoch": epoch + 1, "iter": runner.iter, "loss": metrics[epoch]})
 
     got = hook_values(hook, fake_runner([{"lr": 0.1}], 14, 2), lr_of, publish)
     per_epoch = [got[2 * e][0] for e in range(14)]
@@ -337,7 +337,7 @@ def test_plateau_greater_abs_and_begin():
                                 "patience": 0, "factor": 0.1, "begin": 2}])
 
     def publish(runner, epoch):
-        runner.records.append({"mode": "val", "epoch": epoch + 1, "accuracy": accuracy[epoch]})
+        hook.after_record(runner, {"mode": "val", "epoch": epoch + 1, "accuracy": accuracy[epoch]})
 
     got = hook_values(hook, fake_runner([{"lr": 1.0}], 7, 1), lr_of, publish)
     # the record after epoch 1 is before begin=2 (had it counted, 0.5 would be worse than 0.9);
@@ -464,7 +464,7 @@ def test_plateau_that_never_sees_its_metric_warns(caplog):
     hook = ParamSchedulerHook([{"type": "reduce_on_plateau", "param_name": "lr", "monitor": "accuracy"}])
 
     def publish(runner, epoch):
-        runner.records.append({"mode": "val", "epoch": epoch + 1, "loss": 1.0})
+        hook.after_record(runner, {"mode": "val", "epoch": epoch + 1, "loss": 1.0})
 
     runner = fake_runner([{"lr": 0.1}], 2, 1)
     hook_values(hook, runner, lr_of, publish)
@@ -482,7 +482,7 @@ def test_plateau_reduces_the_value_epoch_schedulers_already_moved():
                                 "min_value": 0.1}])
 
     def publish(runner, epoch):  # a loss that only gets worse
-        runner.records.append({"mode": "val", "epoch": epoch + 1, "loss": float(epoch)})
+        hook.after_record(runner, {"mode": "val", "epoch": epoch + 1, "loss": float(epoch)})
 
     got = hook_values(hook, fake_runner([{"lr": 1.0}], 5, 1), lr_of, publish)
     assert [v[0] for v in got] == [1.0, 0.5, 0.125, 0.0625, 0.03125]

@@ -6,7 +6,7 @@ import torch
 
 from hyrun import EpochBasedRunner, Hook, IterBasedRunner, Priority
 from hyrun.hooks.priority import get_priority
-from tests.helpers import Recorder, tiny_runner
+from tests.helpers import Recorder, published, tiny_runner
 
 
 def stages(log, name=None):
@@ -105,11 +105,12 @@ def test_max_epochs_counts_train_epochs_only(tmp_path):
 
 def test_val_phase_does_not_update_the_model_and_logs_its_loss(tmp_path):
     runner = tiny_runner(EpochBasedRunner, tmp_path, max_epochs=1)
+    records = published(runner)
     runner.run([("train", 1)])
     weights = [p.detach().clone() for p in runner.model.parameters()]
     runner.val()
     assert all(torch.equal(a, b) for a, b in zip(weights, runner.model.parameters()))
-    record = runner.records[-1]
+    record = records[-1]
     assert record["mode"] == "val" and record["epoch"] == 1 and record["iter"] == 3
     batches = [torch.nn.functional.cross_entropy(runner.model(x), y).item() for x, y in runner.data_loaders["val"]]
     assert record["loss"] == pytest.approx(sum(batches) / len(batches), rel=1e-6)
@@ -198,6 +199,7 @@ def test_a_model_step_methods_replace_the_default(tmp_path):
     runner = EpochBasedRunner(model, torch.optim.SGD(model.parameters(), lr=0.1), tiny_loaders(), tmp_path,
                               max_epochs=1)
     runner.register_hook(OptimizerHook())
+    records = published(runner)
     runner.run([("train", 1), ("val", 1)])
     assert set(runner.log_buffers["train"].history) == {"loss", "l2"}
-    assert runner.records[-1]["mode"] == "val" and set(runner.records[-1]) == {"mode", "epoch", "iter", "loss"}
+    assert records[-1]["mode"] == "val" and set(records[-1]) == {"mode", "epoch", "iter", "loss"}

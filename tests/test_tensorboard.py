@@ -175,7 +175,7 @@ def test_hparams_tab_shows_each_job_of_a_sweep_with_its_final_val_metrics(job):
 
 def test_values_kept_and_left_out_log_dir_and_a_preempted_run(tmp_path):
     runner = tiny_runner(EpochBasedRunner, tmp_path, max_epochs=1)
-    hook = TensorboardLoggerHook(interval=100, log_dir=str(tmp_path / "elsewhere"))
+    hook = TensorboardLoggerHook(log_dir=str(tmp_path / "elsewhere"))
     hook.before_run(runner)
     hook.log(runner, {"mode": "val", "epoch": 1, "iter": 3, "nan": float("nan"), "inf": float("inf"),
                       "np": np.float32(0.5), "tensor": torch.tensor(0.25), "int": 7,

@@ -12,10 +12,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from hyrun.checkpoint import latest_checkpoint, load_weights, resume
-from hyrun.config.schema import LoaderConfig, RunnerType
+from hyrun.config.schema import LoaderConfig, RunnerType, resolve_by_epoch
 from hyrun.data.loaders import build_loaders
-from hyrun.distributed import is_main, local_device, rank, world_size
+from hyrun.distributed import local_device, rank, world_size
 from hyrun.hooks.base import Hook
+from hyrun.hooks.logger.train_record import TrainRecordHook
 from hyrun.hooks.progress import ProgressBarHook
 from hyrun.hooks.timer import IterTimerHook
 from hyrun.optim.builder import build_optimizer
@@ -97,35 +98,33 @@ def build_data(data_cfg: DictConfig, seed: int) -> dict[str, Any]:
 
 
 def default_hooks(cfg: DictConfig, runner_by_epoch: bool) -> list[tuple[Hook, Any]]:
-    """The hooks a config asks for, in MMCV's order: lr, momentum, optimizer, checkpoint,
-    timer, loggers, evaluation, then the ``hooks`` group and ``custom_hooks``.
-    A ``by_epoch`` left unset (None) follows the runner. Under DDP only rank 0 gets the hooks
-    that only write (checkpoints, loggers, the progress bar); evaluation runs on every rank."""
-    writes = is_main()
+    """The hooks a config asks for, in MMCV's registration order: lr, momentum, optimizer,
+    checkpoint, timer, train records and loggers, evaluation, then the ``hooks`` group and
+    ``custom_hooks``; each stands where its priority says (``hyrun.hooks.priority.Order``).
+    ``by_epoch`` as ``resolve_by_epoch`` says."""
 
     def counts_epochs(node: DictConfig) -> bool:
-        return runner_by_epoch if node.by_epoch is None else node.by_epoch
+        return resolve_by_epoch(node.by_epoch, runner_by_epoch)
 
     hooks: list[tuple[Hook, Any]] = []
     for schedule in (cfg.lr_config, cfg.momentum_config):
         if schedule is not None:
-            # by_epoch unset: the policy's own default, or iterations for the iter runner
-            by_epoch = False if schedule.by_epoch is None and not runner_by_epoch else schedule.by_epoch
+            by_epoch = resolve_by_epoch(schedule.by_epoch, runner_by_epoch, own_default=None)
             hooks.append((instantiate(schedule, by_epoch=by_epoch, _convert_="all"), None))
     if cfg.param_scheduler:
         from hyrun.hooks.param_scheduler import ParamSchedulerHook
 
         hooks.append((ParamSchedulerHook(OmegaConf.to_container(cfg.param_scheduler, resolve=True)), None))
     hooks.append((instantiate(cfg.optimizer_config, _convert_="all"), None))
-    if cfg.checkpoint_config is not None and writes:
+    if cfg.checkpoint_config is not None:
         hooks.append((instantiate(cfg.checkpoint_config, by_epoch=counts_epochs(cfg.checkpoint_config)), None))
     hooks.append((IterTimerHook(), None))
     log = cfg.log_config
-    for logger_cfg in cfg.logger.values() if writes else ():
-        hooks.append((instantiate(logger_cfg, interval=log.interval, by_epoch=counts_epochs(log),
-                                  ignore_last=log.ignore_last), None))
+    hooks.append((TrainRecordHook(log.interval, by_epoch=counts_epochs(log), ignore_last=log.ignore_last), None))
+    for logger_cfg in cfg.logger.values():
+        hooks.append((instantiate(logger_cfg), None))
     show_bar = log.progress_bar if log.progress_bar is not None else sys.stderr.isatty()
-    if show_bar and writes:
+    if show_bar:
         hooks.append((ProgressBarHook(), None))
     if cfg.evaluation is not None:
         hooks.append((instantiate(cfg.evaluation, by_epoch=counts_epochs(cfg.evaluation), _convert_="all"), None))

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from hyrun.models.wrappers import unwrap_model
 from hyrun.seeding import rng_state, set_rng_state
 
 
@@ -18,7 +19,7 @@ def runner_state(runner, *, epoch: int, iter: int, save_optimizer: bool = True) 
     epoch_len = len(runner.data_loaders["train"])
     checkpoint: dict[str, Any] = {
         "meta": {**runner.meta, "epoch": epoch, "iter": iter, "inner_iter": iter - epoch * epoch_len},
-        "state_dict": _unwrap(runner.model).state_dict(),
+        "state_dict": unwrap_model(runner.model).state_dict(),
         "rng": rng_state(),
         "log_buffer": {key: [float(v) for v in values]
                        for key, values in runner.log_buffers["train"].history.items()},
@@ -68,10 +69,6 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise RuntimeError(f"cannot load checkpoint {path}: {type(error).__name__}: {error}") from error
 
 
-def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
-    return getattr(model, "module", model)
-
-
 def _fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
@@ -95,8 +92,8 @@ def latest_checkpoint(folder: str | Path) -> Path | None:
 def load_model_state(model: torch.nn.Module, state_dict: dict[str, Any]) -> None:
     """Load weights, strictly but for the ``ema_*`` buffers an EMA hook adds to the model when
     it starts (it restores them itself, from the checkpoint)."""
-    own = _unwrap(model).state_dict().keys()
-    _unwrap(model).load_state_dict({k: v for k, v in state_dict.items() if k in own or not k.startswith("ema_")})
+    own = unwrap_model(model).state_dict().keys()
+    unwrap_model(model).load_state_dict({k: v for k, v in state_dict.items() if k in own or not k.startswith("ema_")})
 
 
 def load_weights(runner, path: str | Path) -> None:

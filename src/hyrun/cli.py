@@ -41,6 +41,7 @@ def train(cfg: DictConfig) -> float | None:
     from hyrun.config.tree import print_config_tree
     from hyrun.distributed import is_main, world_size
     from hyrun.finished import finished_result, mark_finished
+    from hyrun.hooks.last_evaluation import LastEvaluationHook
     from hyrun.metrics import metric_names
 
     logger = logging.getLogger("hyrun")
@@ -54,6 +55,9 @@ def train(cfg: DictConfig) -> float | None:
         logger.info("resume=auto: this run finished before (%s); leaving it alone", done.describe())
         return done.value
     runner = build_runner(cfg, work_dir, logger)
+    last = LastEvaluationHook(metric) if metric is not None else None
+    if last is not None:
+        runner.register_hook(last)
     logger.info("Hooks by stage, in run order:\n%s", runner.hook_info())
     from hyrun.preemption import EXIT_PREEMPTED, preempted, stop_on_signals
 
@@ -63,7 +67,7 @@ def train(cfg: DictConfig) -> float | None:
         logger.warning("Stopped by %s at epoch %d, iter %d; resume=auto continues from %s", runner.stop_reason,
                        runner.epoch + 1, runner.iter, runner.work_dir / "checkpoints" / "latest.pth")
         sys.exit(EXIT_PREEMPTED)
-    value = report(runner, logger, metric)
+    value = report(runner, logger, metric, last.record if last is not None else None)
     mark_finished(runner, cfg, metric, value)
     return value
 
@@ -84,14 +88,14 @@ def agreed_output_dir() -> str:
     return agreed
 
 
-def report(runner, logger: logging.Logger, metric: str | None) -> float | None:
-    """Say where the run ended: the last evaluation's metrics; return its ``metric``."""
-    evaluations = [r for r in runner.records if r["mode"] == "val" and metric in r]
-    if not evaluations:
+def report(runner, logger: logging.Logger, metric: str | None, last: dict | None) -> float | None:
+    """Say where the run ended: the ``last`` evaluation's metrics; return its ``metric``."""
+    if last is None or metric is None:
         logger.info("Done: %d epochs, %d iterations. Outputs in %s", runner.epoch, runner.iter, runner.work_dir)
         return None
-    last = evaluations[-1]
-    values = {k: v for k, v in last.items() if k not in ("mode", "epoch", "iter")}
+    from hyrun.records import record_values
+
+    values = record_values(last)
     summary = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items())
     logger.info("Final val %s (epoch %d, iter %d). Outputs in %s", summary, last["epoch"], last["iter"],
                 runner.work_dir)

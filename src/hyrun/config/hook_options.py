@@ -15,7 +15,7 @@ from omegaconf import MISSING
 @dataclass
 class EMAConfig:
     _target_: str = "hyrun.hooks.ema.EMAHook"
-    priority: Any = 49  # after OptimizerHook (40), before EvalHook (70) and CheckpointHook (85)
+    priority: Any = "AVERAGE_WEIGHTS"
     momentum: float = 0.0002
     interval: int = 1
     warm_up: int = 100
@@ -24,7 +24,7 @@ class EMAConfig:
 @dataclass
 class EarlyStoppingConfig:
     _target_: str = "hyrun.hooks.early_stopping.EarlyStoppingHook"
-    priority: Any = 80  # after EvalHook (LOW=70)
+    priority: Any = "NORMAL"
     monitor: str = "accuracy"
     rule: Optional[str] = None  # greater | less; inferred from the monitor's name when unset
     min_delta: float = 0.1
@@ -37,7 +37,7 @@ class EarlyStoppingConfig:
 @dataclass
 class NanGuardConfig:
     _target_: str = "hyrun.hooks.nan_guard.NanGuardHook"
-    priority: Any = "HIGH"  # before OptimizerHook's backward and step
+    priority: Any = "GUARD_STEP"
     action: str = "stop"  # stop | skip
 
 
@@ -64,7 +64,7 @@ class ProfilerConfig:
 @dataclass
 class SyncBuffersConfig:
     _target_: str = "hyrun.hooks.sync_buffers.SyncBuffersHook"
-    priority: Any = 48  # before EMAHook (49), CheckpointHook (50) and EvalHook (70)
+    priority: Any = "SYNC_BUFFERS"
 
 
 @dataclass

@@ -31,6 +31,17 @@ class RunnerConfig:
     overfit_batches: Optional[int] = None
 
 
+def resolve_by_epoch(given: Optional[bool], runner_by_epoch: bool, own_default: Optional[bool] = True) -> Optional[bool]:
+    """What a ``by_epoch`` of a node (checkpoint_config, log_config, evaluation, a schedule)
+    means: as given when set; unset, it counts iterations under the iter runner, and under the
+    epoch runner takes the owner's own default (epochs for checkpoints, logs and evaluation;
+    for a schedule its policy's, ``own_default=None``: MMCV's cyclic and one_cycle count
+    iterations)."""
+    if given is not None:
+        return given
+    return own_default if runner_by_epoch else False
+
+
 @dataclass
 class WorkflowConfig:
     # (phase, n) pairs as in MMCV: [[train, 1], [val, 1]]; phases are train and val

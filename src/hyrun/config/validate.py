@@ -13,6 +13,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from hyrun.config.errors import ConfigError
+from hyrun.config.schema import resolve_by_epoch
 from hyrun.hooks.priority import Priority, get_priority
 
 PHASES = ("train", "val")
@@ -213,12 +214,11 @@ def _check_schedules(cfg: DictConfig) -> None:
         if node is None:
             continue
         params = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if k != "_target_"}
-        if params.get("by_epoch") is None:
-            params.pop("by_epoch", None)
-            if iter_runner:
-                params["by_epoch"] = False
-        elif iter_runner and params["by_epoch"]:
+        if iter_runner and params.get("by_epoch"):
             raise ConfigError(f"{key}.by_epoch", True, "false with runner.type=iter (it counts iterations)")
+        params["by_epoch"] = resolve_by_epoch(params.get("by_epoch"), not iter_runner, own_default=None)
+        if params["by_epoch"] is None:
+            del params["by_epoch"]  # the policy's own default
         try:
             build(params)
         except (ValueError, TypeError) as error:

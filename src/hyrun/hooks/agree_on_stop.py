@@ -14,11 +14,11 @@ import torch.distributed as dist
 
 from hyrun.distributed import any_rank
 from hyrun.hooks.base import Hook
-from hyrun.hooks.priority import Priority
+from hyrun.hooks.priority import Order
 
 
 class AgreeOnStopHook(Hook):
-    priority = Priority.LOWEST
+    priority = Order.AGREE_ON_STOP
 
     def after_train_iter(self, runner) -> None:
         self._agree(runner)

@@ -44,9 +44,13 @@ _GENERIC = {
 
 
 class Hook:
-    """Base class of every hook. ``priority`` is set by the runner on registration."""
+    """Base class of every hook. ``priority`` (a ``Priority``, an ``Order`` place, an int or a
+    name) is where it stands in each stage; the runner sets it to the int on registration.
+    ``main_process_only``: the hook only writes (files, loggers, a progress bar), so under
+    DDP only rank 0 registers it; a hook that computes (evaluation, schedules) runs on all."""
 
     priority: int = 50
+    main_process_only: bool = False
 
     def before_run(self, runner: Runner) -> None: ...
     def after_run(self, runner: Runner) -> None: ...

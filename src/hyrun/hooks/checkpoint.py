@@ -1,18 +1,26 @@
 """Periodic checkpoints (MMCV's CheckpointHook): ``checkpoints/epoch_N.pth`` or ``iter_N.pth``
-and ``checkpoints/latest.pth``."""
+and ``checkpoints/latest.pth``; with ``topk``, the best ``topk`` evaluated weights as
+``top_<metric>_epoch_N.pth``, kept as each val record is published.
+
+It stands at ``Order.CHECKPOINT``, after evaluation and the hooks that act on its record, so
+a checkpoint holds their state and a resumed run continues exactly (MMCV saves first, at
+NORMAL). Only rank 0 writes (``main_process_only``)."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from typing import Any
+
 from hyrun.checkpoint import link_atomic, remove_stale_temp_files, runner_state, save_atomic
+from hyrun.direction import GREATER, infer_rule, is_better
 from hyrun.hooks.base import Hook
-from hyrun.direction import infer_rule
+from hyrun.hooks.priority import Order
+from hyrun.records import VAL
 
 
 class CheckpointHook(Hook):
-    # After evaluation (LOW) and the hooks that act on its results (early stopping, 80), so
-    # that a checkpoint holds them and a resumed run continues exactly; MMCV saves first (NORMAL).
-    priority = 85
+    priority = Order.CHECKPOINT
+    main_process_only = True
 
     def __init__(self, interval: int = 1, by_epoch: bool = True, save_optimizer: bool = True,
                  max_keep_ckpts: int = -1, save_last: bool = True, out_dir: str | None = None,
@@ -27,7 +35,6 @@ class CheckpointHook(Hook):
         self.topk, self.topk_metric = topk, topk_metric
         self.rule = rule or (infer_rule(topk_metric) if topk else None)
         self.top: list[tuple[float, str]] = []
-        self._next_record = 0
 
     def before_run(self, runner) -> None:
         self.folder = Path(self.out_dir) if self.out_dir else runner.work_dir / "checkpoints"
@@ -35,10 +42,10 @@ class CheckpointHook(Hook):
         remove_stale_temp_files(self.folder)
 
     def stages(self) -> list[str]:
-        if self.topk:  # evaluations may come after an epoch or after an iteration
-            return super().stages()
-        idle = "after_train_iter" if self.by_epoch else "after_train_epoch"
-        return [s for s in super().stages() if s != idle]
+        idle = {"after_train_iter" if self.by_epoch else "after_train_epoch"}
+        if not self.topk:
+            idle.add("after_record")
+        return [s for s in super().stages() if s not in idle]
 
     def after_run(self, runner) -> None:
         """A run stopped early (a signal, a time limit, early stopping) saves where it is,
@@ -47,16 +54,12 @@ class CheckpointHook(Hook):
             self.save(runner, f"iter_{runner.iter}.pth", epoch=runner.epoch, iter=runner.iter)
 
     def after_train_epoch(self, runner) -> None:
-        if self.topk and len(runner.records) > self._next_record:
-            self._keep_top(runner)  # evaluated just now (EvalHook runs first): these weights
         if self.by_epoch and (self.every_n_epochs(runner, self.interval)
                               or (self.save_last and self.is_last_epoch(runner))):
             # hooks run before the runner counts the epoch that just finished
             self.save(runner, f"epoch_{runner.epoch + 1}.pth", epoch=runner.epoch + 1, iter=runner.iter)
 
     def after_train_iter(self, runner) -> None:
-        if self.topk and len(runner.records) > self._next_record:
-            self._keep_top(runner)
         if not self.by_epoch and (self.every_n_iters(runner, self.interval)
                                   or (self.save_last and self.is_last_iter(runner))):
             last_of_epoch = runner.inner_iter + 1 == runner.iters_per_epoch
@@ -72,27 +75,24 @@ class CheckpointHook(Hook):
         self._remove_old(runner)
         return path
 
-    def _keep_top(self, runner) -> None:
-        records, start = runner.records, self._next_record
-        self._next_record = len(records)
-        for record in records[start:]:
-            score = record.get(self.topk_metric)
-            if record["mode"] != "val" or score is None:
-                continue
-            better = (lambda a, b: a > b) if self.rule == "greater" else (lambda a, b: a < b)
-            if len(self.top) == self.topk and not better(score, self.top[-1][0]):
-                continue
-            path = self.folder / f"top_{self.topk_metric}_epoch_{record['epoch']}.pth"
-            if not self.by_epoch:
-                path = self.folder / f"top_{self.topk_metric}_iter_{record['iter']}.pth"
-            save_atomic(runner_state(runner, epoch=runner.epoch, iter=runner.iter, save_optimizer=False), path)
-            self.top.append((score, str(path)))
-            self.top.sort(key=lambda item: item[0], reverse=self.rule == "greater")
-            for _, dropped in self.top[self.topk:]:
-                Path(dropped).unlink(missing_ok=True)
-            del self.top[self.topk:]
-            runner.logger.info(f"Top {self.topk} by {self.topk_metric}: " + ", ".join(
-                f"{Path(p).name} ({s:.4f})" for s, p in self.top))
+    def after_record(self, runner, record: dict[str, Any]) -> None:
+        """An evaluation just published: its weights are the model's now."""
+        score = record.get(self.topk_metric)
+        if record["mode"] != VAL or score is None:
+            return
+        if len(self.top) == self.topk and not is_better(self.rule, score, self.top[-1][0]):
+            return
+        path = self.folder / f"top_{self.topk_metric}_epoch_{record['epoch']}.pth"
+        if not self.by_epoch:
+            path = self.folder / f"top_{self.topk_metric}_iter_{record['iter']}.pth"
+        save_atomic(runner_state(runner, epoch=runner.epoch, iter=runner.iter, save_optimizer=False), path)
+        self.top.append((score, str(path)))
+        self.top.sort(key=lambda item: item[0], reverse=self.rule == GREATER)
+        for _, dropped in self.top[self.topk:]:
+            Path(dropped).unlink(missing_ok=True)
+        del self.top[self.topk:]
+        runner.logger.info(f"Top {self.topk} by {self.topk_metric}: " + ", ".join(
+            f"{Path(p).name} ({s:.4f})" for s, p in self.top))
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if self.topk:

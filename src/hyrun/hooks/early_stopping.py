@@ -1,13 +1,10 @@
 """Stop training when a monitored val metric stops improving (MMEngine's EarlyStoppingHook).
 
 Where the metric comes from. MMEngine's hook gets the metrics in ``after_val_epoch``; in
-hyrun evaluations are val records published on the runner (``{"mode": "val", "epoch",
-"iter", <metric>: value}``) by EvalHook (LOW=70, in ``after_train_epoch``, or in
-``after_train_iter`` when it evaluates by iteration) or by the workflow's val phase. So
-this hook runs after them (priority 80) at those three stages, keeps an index into
-``runner.records``, and acts only when new records appeared (otherwise one length
-comparison per iteration); of the new val records it reads the newest that has
-``monitor``: one evaluation is one MMEngine ``after_val_epoch``.
+hyrun an evaluation is a val record (``{"mode": "val", "epoch", "iter", <metric>: value}``)
+published by EvalHook or by the workflow's val phase, and this hook takes each as it is
+published (``after_record``): one val record with ``monitor`` is one MMEngine
+``after_val_epoch``. It costs nothing per iteration.
 
 The decision, MMEngine's exactly (defaults too: ``min_delta=0.1``, ``patience=5``,
 ``strict=False``, ``check_finite=True``), in this order:
@@ -29,85 +26,63 @@ no val record so far had it (a misspelt name, a metric nobody computes).
 The rule, when not given, is inferred from the name as EvalHook's ``save_best`` does
 (``infer_rule``: loss-like names are ``less``, accuracy-like ones ``greater``).
 
-State: the best score and the wait count go into checkpoints. CheckpointHook (NORMAL=50)
-saves before EvalHook publishes in ``after_train_epoch``, so an epoch's checkpoint holds the
-state before that epoch's evaluation, as EvalHook's own best score does; a run resumed from
-it does not repeat that evaluation.
+State: the best score and the wait count go into checkpoints. CheckpointHook stands after
+evaluation (``Order.CHECKPOINT``), so an epoch's checkpoint holds the state after that
+epoch's evaluation, as EvalHook's own best score does; a run resumed from it does not repeat
+that evaluation.
 """
 from __future__ import annotations
 
-from math import inf, isfinite
+from math import isfinite
 from typing import TYPE_CHECKING, Any
 
+from hyrun.direction import GREATER, check_rule, infer_rule, is_better, worst
 from hyrun.hooks.base import Hook
-from hyrun.direction import infer_rule
+from hyrun.hooks.priority import Priority
+from hyrun.records import VAL, value_keys
 
 if TYPE_CHECKING:
     from hyrun.runner.base import Runner
 
 STATE_KEY = "EarlyStoppingHook"
-RULES = ("greater", "less")
-
-
 STOP_REASON = "early stopping"  # the start of runner.stop_reason: the run has ended, not been cut short
+
 
 class EarlyStoppingHook(Hook):
     """Set ``runner.should_stop`` once ``monitor`` has not improved by ``min_delta`` in
     ``patience`` evaluations, is not finite (``check_finite``), or has passed
     ``stopping_threshold``."""
 
-    priority = 80  # after EvalHook (LOW=70) and the loggers, before VERY_LOW=90
+    priority = Priority.NORMAL  # it acts on records, as they are published: no place in a stage matters
 
     def __init__(self, monitor: str = "accuracy", rule: str | None = None, min_delta: float = 0.1,
                  strict: bool = False, check_finite: bool = True, patience: int = 5,
                  stopping_threshold: float | None = None) -> None:
-        if rule is None:
-            rule = infer_rule(monitor)
-        elif rule not in RULES:
-            raise ValueError(f"EarlyStoppingHook rule must be greater or less, got {rule!r}")
+        rule = infer_rule(monitor) if rule is None else check_rule(rule, "EarlyStoppingHook rule")
         self.monitor = monitor
         self.rule = rule
-        self.min_delta = min_delta if rule == "greater" else -min_delta  # MMEngine's sign
+        self.min_delta = min_delta if rule == GREATER else -min_delta  # MMEngine's sign
         self.strict = strict
         self.check_finite = check_finite
         self.patience = patience
         self.stopping_threshold = stopping_threshold
         self.wait_count = 0
-        self.best_score = -inf if rule == "greater" else inf
-        self._next_record = 0  # index of the first record of runner.records not read yet
+        self.best_score = worst(rule)
         self._seen_monitor = False
         self._warned = False
 
     def _better(self, a: float, b: float) -> bool:
-        return a > b if self.rule == "greater" else a < b
+        return is_better(self.rule, a, b)
 
     # -- when --------------------------------------------------------------------------
-    def before_run(self, runner: Runner) -> None:
-        self._next_record = len(runner.records)
-
-    def after_train_iter(self, runner: Runner) -> None:
-        if len(runner.records) > self._next_record:
-            self._read_records(runner)
-
-    def after_train_epoch(self, runner: Runner) -> None:
-        if len(runner.records) > self._next_record:
-            self._read_records(runner)
-
-    def after_val_epoch(self, runner: Runner) -> None:
-        if len(runner.records) > self._next_record:
-            self._read_records(runner)
-
-    def _read_records(self, runner: Runner) -> None:
-        new = runner.records[self._next_record:]
-        self._next_record = len(runner.records)
-        evaluations = [r for r in new if r.get("mode") == "val"]
-        if not evaluations:
+    def after_record(self, runner: Runner, record: dict[str, Any]) -> None:
+        if record["mode"] != VAL:
             return
-        latest = next((r for r in reversed(evaluations) if self.monitor in r), None)
-        if latest is None:
-            self._missing(runner, evaluations[-1])
+        if self.monitor not in record:
+            self._missing(runner, record)
             return
         self._seen_monitor = True
+        latest = record
         stop, reason = self.check(float(latest[self.monitor]))
         if stop:
             runner.should_stop = True
@@ -118,7 +93,7 @@ class EarlyStoppingHook(Hook):
     def _missing(self, runner: Runner, record: dict[str, Any]) -> None:
         if self._seen_monitor:
             return  # another source's record (e.g. the val phase's loss): normal
-        keys = sorted(k for k in record if k not in ("mode", "epoch", "iter"))
+        keys = sorted(value_keys(record))
         if self.strict:
             raise RuntimeError(f"Early stopping monitors {self.monitor!r}, but the val record has only {keys}: "
                                "check the metric's name or set strict=False")

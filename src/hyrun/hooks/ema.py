@@ -4,8 +4,8 @@ Why buffers on the model. As in MMCV, each parameter ``a.b`` gets a buffer ``ema
 the (unwrapped) model, so the averages travel in ``state_dict`` with the weights: every
 checkpoint carries them and a resume restores them with no extra file.
 
-The update, MMCV's exactly. In ``after_train_iter`` (after OptimizerHook's step at
-ABOVE_NORMAL=40), with ``t = runner.iter`` (finished iterations, so 0 in the first one)::
+The update, MMCV's exactly. In ``after_train_iter`` (after the optimizer step: the hook
+stands at ``Order.AVERAGE_WEIGHTS``), with ``t = runner.iter`` (finished iterations, so 0 in the first one)::
 
     m = min(momentum ** interval, (1 + t) / (warm_up + t))
     if t % interval == 0:  ema = (1 - m) * ema + m * param
@@ -18,9 +18,9 @@ ever lowers the momentum: ``(1 + t) / (warm_up + t)`` grows from ``1 / warm_up``
 The swap. ``after_train_epoch`` copies the averages into the parameters (and the live
 weights into the buffers); ``before_train_epoch`` swaps back, so training always continues
 from the live weights while what runs after this hook at the end of an epoch sees the EMA
-weights: CheckpointHook (NORMAL=50) saves them as the checkpoint's weights (with the live
-weights in the ``ema_*`` buffers), EvalHook (LOW=70) and the workflow's val phase evaluate
-them. Hence the default priority 49, as MMDetection's configs. Unlike MMCV, which toggles
+weights: evaluation and the workflow's val phase evaluate them, and CheckpointHook saves
+them as the checkpoint's weights (with the live weights in the ``ema_*`` buffers). Hence its
+place before both (MMDetection's configs use 49 for the same reason). Unlike MMCV, which toggles
 blindly, the hook remembers whether the parameters hold the averages (``swapped``, also in
 the checkpoint), so a resume from a mid-epoch checkpoint (live weights in the parameters)
 does not swap the wrong way. For a fresh run the two are the same (the first swap exchanges
@@ -30,8 +30,8 @@ The end of the run. A run that ends after a training epoch already holds the EMA
 One stopped mid-epoch (a signal, a time limit, by-iteration early stopping) leaves its epoch
 open and gets no ``after_train_epoch``, so ``after_run`` swaps them in there too: the model
 a run ends with is always the EMA one (the live weights are in the ``ema_*`` buffers), and
-the checkpoint CheckpointHook saves for a stopped run (its ``after_run``, priority 50) is the
-same shape as an end-of-epoch one.
+the checkpoint CheckpointHook saves for a stopped run (its ``after_run``, after this one) is
+the same shape as an end-of-epoch one.
 
 Not swapped (as in MMCV): by-iteration evaluation and iteration checkpoints in
 ``after_train_iter``, and an IterBasedRunner's val phase in the middle of an epoch, see the
@@ -45,6 +45,8 @@ import torch
 from torch import nn
 
 from hyrun.hooks.base import Hook
+from hyrun.hooks.priority import Order
+from hyrun.models.wrappers import unwrap_model
 
 if TYPE_CHECKING:
     from hyrun.runner.base import Runner
@@ -63,7 +65,7 @@ class EMAHook(Hook):
     ``interval``: update every that many iterations. ``warm_up``: the first iterations use
     the smaller momentum ``(1 + t) / (warm_up + t)``."""
 
-    priority = 49  # after OptimizerHook's step (40), before CheckpointHook (50) and EvalHook (70)
+    priority = Order.AVERAGE_WEIGHTS
 
     def __init__(self, momentum: float = 0.0002, interval: int = 1, warm_up: int = 100) -> None:
         if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
@@ -82,7 +84,7 @@ class EMAHook(Hook):
     # -- set-up ------------------------------------------------------------------------
     def before_run(self, runner: Runner) -> None:
         """Register the buffers (clones of the parameters) unless a resume already did."""
-        model = _unwrap(runner.model)
+        model = unwrap_model(runner.model)
         params, buffers = [], []
         for name, param in model.named_parameters():
             buffer_name = ema_buffer_name(name)
@@ -136,7 +138,7 @@ class EMAHook(Hook):
         registering them first when the model does not have them yet (a resume before the
         run: a fresh model has no EMA buffers until ``before_run``)."""
         state_dict = checkpoint.get("state_dict", {})
-        model = _unwrap(runner.model)
+        model = unwrap_model(runner.model)
         found = False
         for name, param in model.named_parameters():
             value = state_dict.get(ema_buffer_name(name))
@@ -155,8 +157,3 @@ class EMAHook(Hook):
         state = checkpoint.get("hooks", {}).get(STATE_KEY)
         # MMCV's checkpoints carry no flag; they were saved at an epoch's end, after the swap
         self.swapped = bool(state["swapped"]) if state else True
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    """The model inside DataParallel / DistributedDataParallel."""
-    return getattr(model, "module", model)

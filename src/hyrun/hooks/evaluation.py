@@ -46,10 +46,10 @@ from hyrun.distributed import broadcast_buffers, gather_strided, is_main
 from hyrun.hooks.base import Hook
 from hyrun.direction import RULES, infer_rule, is_better, worst
 from hyrun.metrics import as_float, build_metrics
-from hyrun.hooks.priority import Priority
+from hyrun.hooks.priority import Order
 
 class EvalHook(Hook):
-    priority = Priority.LOW
+    priority = Order.EVALUATE
 
     def __init__(self, interval: int = 1, start: int | None = None, by_epoch: bool = True,
                  metric: Any = "accuracy", save_best: str | None = None, rule: str | None = None,

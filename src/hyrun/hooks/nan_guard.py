@@ -2,12 +2,11 @@
 
 Why here: a non-finite loss makes non-finite gradients, and one step with them ruins the
 weights (and the optimizer's moments) for good. The hook runs in ``after_train_iter`` at
-HIGH=30, after the forward and before OptimizerHook (ABOVE_NORMAL=40) does backward and
-the step.
+``Order.GUARD_STEP``: after the forward, before the optimizer hook's backward and step.
 
 ``action="stop"`` raises ``FloatingPointError`` naming the epoch and iteration (both
 1-based) and the loss, so the run fails at the first bad step rather than training on.
-``action="skip"`` sets ``runner.outputs["skip_step"] = True`` for OptimizerHook to drop the
+``action="skip"`` calls ``runner.skip_step()``, so that the optimizer hook drops the
 step (no backward, gradients zeroed, no step), warns with the epoch and iteration, counts
 the skipped steps, and reports the count at the end of the run.
 
@@ -24,7 +23,7 @@ from math import isfinite
 from typing import TYPE_CHECKING
 
 from hyrun.hooks.base import Hook
-from hyrun.hooks.priority import Priority
+from hyrun.hooks.priority import Order
 
 if TYPE_CHECKING:
     from hyrun.runner.base import Runner
@@ -35,7 +34,7 @@ ACTIONS = ("stop", "skip")
 class NanGuardHook(Hook):
     """``action``: ``stop`` (raise FloatingPointError) or ``skip`` (drop that step)."""
 
-    priority = Priority.HIGH
+    priority = Order.GUARD_STEP
 
     def __init__(self, action: str = "stop") -> None:
         if action not in ACTIONS:
@@ -59,7 +58,7 @@ class NanGuardHook(Hook):
                  f"(iteration {runner.inner_iter + 1} of the epoch)")
         if self.action == "stop":
             raise FloatingPointError(f"The loss is {value} at {where}")
-        runner.outputs["skip_step"] = True
+        runner.skip_step()
         self.skipped += 1
         runner.logger.warning(f"The loss is {value} at {where}: skipping this step "
                               f"({self.skipped} skipped so far)")

@@ -11,7 +11,7 @@ from torch import nn
 from torch.nn.utils import clip_grad_norm_, clip_grad_value_
 
 from hyrun.hooks.base import Hook
-from hyrun.hooks.priority import Priority
+from hyrun.hooks.priority import Order
 
 
 
@@ -23,10 +23,10 @@ class OptimizerHook(Hook):
     GradientCumulativeOptimizerHook). ``amp``: ``{dtype, loss_scale}`` autocasts the step's
     forward; float16 scales the loss (``dynamic``, a number for a static scale, or GradScaler's
     arguments as a mapping, as MMCV's Fp16OptimizerHook), bfloat16 needs no scaling.
-    ``detect_anomalous_params``: log the parameters the loss does not depend on. A step whose
-    outputs say ``skip_step`` (the NaN guard) is skipped, its gradients dropped."""
+    ``detect_anomalous_params``: log the parameters the loss does not depend on. A step a hook
+    dropped with ``runner.skip_step()`` (the NaN guard) is skipped, its gradients zeroed."""
 
-    priority = Priority.ABOVE_NORMAL
+    priority = Order.OPTIMIZER_STEP
 
     def __init__(self, grad_clip: dict[str, Any] | None = None, cumulative_iters: int = 1,
                  amp: dict[str, Any] | None = None, detect_anomalous_params: bool = False) -> None:
@@ -93,7 +93,7 @@ class OptimizerHook(Hook):
         if self._autocast is not None:  # the forward is done: backward runs outside autocast
             self._autocast.__exit__(None, None, None)
             self._autocast = None
-        if runner.outputs.get("skip_step"):  # a hook (the NaN guard) judged this step unsafe
+        if runner.step_skipped:  # a hook (the NaN guard) judged this step unsafe
             runner.optimizer.zero_grad(set_to_none=True)
             return
         loss = runner.outputs["loss"]

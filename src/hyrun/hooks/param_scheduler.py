@@ -14,23 +14,24 @@ MMEngine's result there depends on per-step interleaving no closed form reproduc
 When. The value used in an iteration is MMEngine's value for that step: set in
 ``before_train_iter`` for iteration-stepped schedulers (only while one of them is in range;
 otherwise a single comparison) and in ``before_train_epoch`` for epoch-stepped ones, at
-VERY_HIGH priority like MMCV's lr hook, so before OptimizerHook (ABOVE_NORMAL) steps.
-A hook with no iteration-stepped schedulers is not called per iteration at all.
+``Order.SCHEDULE`` like MMCV's lr hook, so before the optimizer steps. A hook with no
+iteration-stepped schedulers is not called per iteration at all.
 
-Plateau. ``reduce_on_plateau`` reads val records (``mode == "val"`` with the monitored key)
-that EvalHook (LOW, in ``after_train_epoch``) or the workflow's val phase published, at the
-next ``before_train_epoch``: after both sources, before the next training step, i.e. when
-MMEngine's ``after_val_epoch`` would have acted. One record is one MMEngine ``step(metrics)``;
-a record counts when ``begin <= record["epoch"] < end`` (epochs finished when it was made), so
-with the default ``end`` the evaluation after the last epoch is ignored, as in MMEngine. Like
-MMEngine it reduces the value the epoch-stepped schedulers have already moved to the next
-epoch. A reduction is kept as a per-group multiplier, so the fold stays exact and resumable.
+Plateau. ``reduce_on_plateau`` takes each val record with the monitored key as it is
+published (``after_record``: an evaluation's metrics or the workflow's val phase); one record
+is one MMEngine ``step(metrics)``, and it counts when ``begin <= record["epoch"] < end``
+(epochs finished when it was made), so with the default ``end`` the evaluation after the last
+epoch is ignored, as in MMEngine. The plateau's counters move at once; a reduction they call
+for is applied at the next ``before_train_epoch``, after the epoch-stepped schedulers have
+moved to the next epoch, since MMEngine reduces that value (its plateau steps in
+``after_val_epoch``, after the other schedulers' epoch step). A reduction is kept as a
+per-group multiplier, so the fold stays exact and resumable.
 
-Checkpoints. ``before_save_checkpoint`` stores the bases, each plateau's counters and
-multipliers, and the val records not yet read, under ``checkpoint["hooks"]["ParamSchedulerHook"]``
-(plain floats, ints, strings, lists); with the runner's restored ``epoch``/``iter`` that is all a
-resumed run needs to continue with identical values. MMEngine's ``last_step`` is not stored:
-progress comes from the runner's counters.
+Checkpoints. ``before_save_checkpoint`` stores the bases, each plateau's counters, multipliers
+and the reductions due, under ``checkpoint["hooks"]["ParamSchedulerHook"]`` (plain floats,
+ints, strings, lists); with the runner's restored ``epoch``/``iter`` that is all a resumed run
+needs to continue with identical values. MMEngine's ``last_step`` is not stored: progress
+comes from the runner's counters.
 """
 from __future__ import annotations
 
@@ -40,9 +41,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hyrun.hooks.base import Hook
+from hyrun.hooks.priority import Order
+from hyrun.optim.param_groups import MOMENTUM, get_param, set_param
 from hyrun.optim.param_schedulers import ParamScheduler, ReduceOnPlateauParamScheduler, build_param_scheduler
 from hyrun.optim.plateau import reduced
-from hyrun.hooks.priority import Priority
+from hyrun.records import VAL, value_keys
 
 if TYPE_CHECKING:
     from hyrun.runner.base import Runner
@@ -70,7 +73,6 @@ class _Track:
     param: str
     steps: list[_Step]
     bases: list[float]
-    betas: list[bool]  # per group: 'momentum' lives in betas[0]
     lo: int = 0  # iterations where an iteration-stepped scheduler of this param is in range
     hi: int = 0
 
@@ -80,7 +82,7 @@ class ParamSchedulerHook(Hook):
     "start_factor": 0.1, "begin": 0, "end": 500, "by_epoch": False}`` (types and fields:
     ``hyrun.optim.param_schedulers``), applied as MMEngine's ParamSchedulerHook does."""
 
-    priority = Priority.VERY_HIGH
+    priority = Order.SCHEDULE
 
     def __init__(self, schedulers: Sequence[Mapping[str, Any] | ParamScheduler]) -> None:
         if isinstance(schedulers, Mapping):
@@ -94,8 +96,8 @@ class ParamSchedulerHook(Hook):
         self._floors: dict[int, list[float]] = {}  # plateau min_value per group
         self._iter_tracks: list[_Track] = []
         self._lo = self._hi = 0
-        self._cursor = 0
-        self._pending: list[dict[str, Any]] = []  # val records a checkpoint carried over
+        self._due: list[int] = []  # plateaus whose reduction applies at the next epoch's start
+        self._val_keys: set[str] = set()  # what the val records held, for the warning at the end
         self._loaded: dict[str, Any] | None = None
         self._groups: list[dict[str, Any]] = []
 
@@ -123,24 +125,17 @@ class ParamSchedulerHook(Hook):
         self._iter_tracks = [t for t in self._tracks if t.hi > t.lo]
         self._lo = min((t.lo for t in self._iter_tracks), default=0)
         self._hi = max((t.hi for t in self._iter_tracks), default=0)
-        self._cursor = len(runner.records)
         if self._loaded is not None:
             self._restore(self._loaded)
         self._write_all(runner)
 
     def _track(self, param: str, indices: list[int], groups: list[dict], epoch_len: int) -> _Track:
-        betas = []
         for g, group in enumerate(groups):
-            if param in group:
-                betas.append(False)
-            elif param == "momentum" and "betas" in group:
-                betas.append(True)
-            else:
+            if get_param(group, param) is None:
                 keys = sorted(k for k in group if k != "params")
                 raise ValueError(f"param_scheduler: param group {g} has no {param!r} (it has {keys}); "
-                                 "'momentum' also means betas[0] of Adam-style optimizers")
-        bases = [float(group.setdefault(f"initial_{param}", group["betas"][0] if b else group[param]))
-                 for group, b in zip(groups, betas)]
+                                 f"{MOMENTUM!r} also means betas[0] of Adam-style optimizers")
+        bases = [float(group.setdefault(f"initial_{param}", get_param(group, param))) for group in groups]
 
         def first_iter(i: int) -> int:
             s = self._resolved[i]
@@ -157,7 +152,7 @@ class ParamSchedulerHook(Hook):
             else:
                 curves = [one.value for one in s.per_group(len(groups))]
             steps.append(_Step(s.iter_based, s.begin, s.end - 1, curves))
-        track = _Track(param, steps, bases, betas)
+        track = _Track(param, steps, bases)
         spans = [(s.begin, s.end) for s in map(self._resolved.__getitem__, order) if s.iter_based]
         if spans:
             track.lo, track.hi = min(b for b, _ in spans), max(e for _, e in spans)
@@ -183,8 +178,8 @@ class ParamSchedulerHook(Hook):
     def before_train_epoch(self, runner: Runner) -> None:
         self._write_all(runner)
         # after the write: MMEngine's plateau reduces the value the epoch schedulers have just set
-        if self._trackers:
-            self._read_val_records(runner)
+        if self._due:
+            self._reduce(runner)
 
     def before_train_iter(self, runner: Runner) -> None:
         it = runner.iter
@@ -195,7 +190,7 @@ class ParamSchedulerHook(Hook):
                     self._write(track, it, epoch)
 
     def after_run(self, runner: Runner) -> None:
-        keys = {k for r in runner.records if r.get("mode") == "val" for k in r} - {"mode", "epoch", "iter"}
+        keys = self._val_keys
         for i in self._trackers:
             monitor = self.schedulers[i].monitor  # type: ignore[attr-defined]
             if keys and monitor not in keys:
@@ -211,10 +206,7 @@ class ParamSchedulerHook(Hook):
     def _write(self, track: _Track, it: int, epoch: int) -> None:
         param, value_at = track.param, self._value
         for g, group in enumerate(self._groups):
-            if track.betas[g]:
-                group["betas"] = (value_at(track, g, it, epoch), *group["betas"][1:])
-            else:
-                group[param] = value_at(track, g, it, epoch)
+            set_param(group, param, value_at(track, g, it, epoch))
 
     @staticmethod
     def _value(track: _Track, g: int, it: int, epoch: int) -> float:
@@ -231,52 +223,47 @@ class ParamSchedulerHook(Hook):
         return {t.param: [self._value(t, g, it, epoch) for g in range(len(t.bases))] for t in self._tracks}
 
     # -- plateau -------------------------------------------------------------------------
-    def _read_val_records(self, runner: Runner) -> None:
-        """Step the plateaus on each val record published since the last look, in order."""
-        records = runner.records
-        pending, self._pending = self._pending, []
-        for record in pending:
-            self._observe(runner, record)
-        while self._cursor < len(records):
-            record = records[self._cursor]
-            self._cursor += 1
-            if record.get("mode") == "val":
-                self._observe(runner, record)
+    def after_record(self, runner: Runner, record: dict[str, Any]) -> None:
+        if record["mode"] == VAL:
+            self._val_keys.update(value_keys(record))
+            self._observe(record, runner.epoch)
 
-    def _observe(self, runner: Runner, record: Mapping[str, Any]) -> None:
+    def _observe(self, record: Mapping[str, Any], epoch_now: int) -> None:
+        """One val record is one MMEngine ``step(metrics)`` of each plateau it concerns."""
         for i, tracker in self._trackers.items():
             s = self._resolved[i]
             assert isinstance(s, ReduceOnPlateauParamScheduler)
             metric = record.get(s.monitor)
-            epoch = record.get("epoch", runner.epoch)
+            epoch = record.get("epoch", epoch_now)
             if metric is None or not s.begin <= epoch < s.end:  # type: ignore[operator]
                 continue
             if tracker.update(float(metric)):
-                track = next(t for t in self._tracks if t.param == s.param_name)
-                scales = self._scales[i]
-                for g, (group, floor) in enumerate(zip(self._groups, self._floors[i])):
-                    current = group["betas"][0] if track.betas[g] else group[s.param_name]
-                    new = reduced(current, s.factor, floor, s.eps)
-                    if new is not None:
-                        scales[g] *= new / current
-                self._write(track, runner.iter, runner.epoch)  # the next step reads the reduced value
+                self._due.append(i)
+
+    def _reduce(self, runner: Runner) -> None:
+        """Apply the reductions the plateaus called for, in the order they did."""
+        due, self._due = self._due, []
+        for i in due:
+            s = self._resolved[i]
+            assert isinstance(s, ReduceOnPlateauParamScheduler)
+            track = next(t for t in self._tracks if t.param == s.param_name)
+            scales = self._scales[i]
+            for g, (group, floor) in enumerate(zip(self._groups, self._floors[i])):
+                current = get_param(group, s.param_name)
+                new = reduced(current, s.factor, floor, s.eps)
+                if new is not None:
+                    scales[g] *= new / current
+            self._write(track, runner.iter, runner.epoch)  # the next step reads the reduced value
 
     # -- checkpoints ---------------------------------------------------------------------
-    def state_dict(self, runner: Runner | None = None) -> dict[str, Any]:
-        """Bases, plateau state and unread val records, as plain containers."""
-        monitors = {s.monitor for s in self.schedulers if isinstance(s, ReduceOnPlateauParamScheduler)}
-        unread = list(self._pending)
-        if runner is not None and monitors:
-            for record in runner.records[self._cursor:]:
-                kept = {k: float(record[k]) for k in monitors if k in record}
-                if record.get("mode") == "val" and kept:
-                    unread.append({"mode": "val", "epoch": int(record.get("epoch", runner.epoch)), **kept})
+    def state_dict(self) -> dict[str, Any]:
+        """Bases, plateau state and the reductions due, as plain containers."""
         return {
             "types": [s.type_name for s in self.schedulers],
             "bases": {t.param: list(t.bases) for t in self._tracks},
             "plateaus": {str(i): {**tracker.state_dict(), "scales": list(self._scales.get(i, []))}
                          for i, tracker in self._trackers.items()},
-            "unread_val_records": unread,
+            "due": list(self._due),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -302,10 +289,12 @@ class ParamSchedulerHook(Hook):
             self._trackers[i].load_state_dict(saved)
             if len(saved["scales"]) == len(self._scales.get(i, [])):
                 self._scales[i][:] = [float(v) for v in saved["scales"]]
-        self._pending = [dict(r) for r in state.get("unread_val_records", [])]
+        self._due = [int(i) for i in state.get("due", [])]
+        for record in state.get("unread_val_records", []):  # a checkpoint of an earlier hyrun
+            self._observe(record, int(record.get("epoch", 0)))
 
     def before_save_checkpoint(self, runner: Runner, checkpoint: dict[str, Any]) -> None:
-        checkpoint.setdefault("hooks", {})[STATE_KEY] = self.state_dict(runner)
+        checkpoint.setdefault("hooks", {})[STATE_KEY] = self.state_dict()
 
     def after_load_checkpoint(self, runner: Runner, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("hooks", {}).get(STATE_KEY)

@@ -16,7 +16,7 @@ priority so a profiler step spans the whole iteration, optimizer step and other 
 included. Once the schedule's cycles are done it is stopped at once (no per-iteration
 cost after that); otherwise ``after_run`` stops it, which writes the trace of an unfinished
 ``active`` window too (a run shorter than the schedule). In a distributed run only rank 0
-profiles (MMCV's ``master_only``). A run that raises never reaches ``after_run``; the
+has the hook (``main_process_only``, MMCV's ``master_only``). A run that raises never reaches ``after_run``; the
 profiler then stops when the process ends, without a trace.
 """
 from __future__ import annotations
@@ -39,6 +39,7 @@ class ProfilerHook(Hook):
     ``record_shapes``, ``profile_memory``, ``with_stack``: ``torch.profiler.profile``'s."""
 
     priority = Priority.LOWEST
+    main_process_only = True  # MMCV's master_only: one rank's trace tells the story
 
     def __init__(self, wait: int = 1, warmup: int = 1, active: int = 3, repeat: int = 1,
                  record_shapes: bool = False, profile_memory: bool = False, with_stack: bool = False) -> None:
@@ -52,8 +53,6 @@ class ProfilerHook(Hook):
 
     def before_run(self, runner: Runner) -> None:
         self.traces = []
-        if _rank() != 0:
-            return
         folder = Path(runner.work_dir) / "profiler"
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -89,8 +88,3 @@ class ProfilerHook(Hook):
         profiler, self._profiler = self._profiler, None
         assert profiler is not None
         profiler.__exit__(None, None, None)
-
-
-def _rank() -> int:
-    dist = torch.distributed
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0

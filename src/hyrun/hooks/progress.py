@@ -9,11 +9,12 @@ import datetime
 from time import perf_counter
 
 from hyrun.hooks.base import Hook
-from hyrun.hooks.priority import Priority
+from hyrun.hooks.priority import Order
 
 
 class ProgressBarHook(Hook):
-    priority = Priority.VERY_LOW
+    priority = Order.LOG
+    main_process_only = True
 
     def __init__(self, refresh_seconds: float = 0.25) -> None:
         self.refresh_seconds = refresh_seconds

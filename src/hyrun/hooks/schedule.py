@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from hyrun.hooks.base import Hook
+from hyrun.hooks.priority import Order
 from hyrun.optim.lr_policies import Progress, build_lr_schedule
 from hyrun.optim.momentum_policies import build_momentum_schedule
-from hyrun.hooks.priority import Priority
+from hyrun.optim.param_groups import get_momentum, momentum_field, set_momentum
 
 
 class _ScheduleHook(Hook):
@@ -69,7 +70,7 @@ class LrUpdaterHook(_ScheduleHook):
     parameters, ``by_epoch`` and warmup (``warmup``, ``warmup_iters``, ``warmup_ratio``,
     ``warmup_by_epoch``), exactly as MMCV 1.x computes them."""
 
-    priority = Priority.VERY_HIGH
+    priority = Order.SCHEDULE
 
     def __init__(self, **cfg: Any) -> None:
         super().__init__(*build_lr_schedule(_drop_unset(cfg)))
@@ -90,28 +91,24 @@ class MomentumUpdaterHook(_ScheduleHook):
     """``momentum_config``: SGD's ``momentum`` or the first of Adam-style ``betas``, scheduled
     as MMCV 1.x's MomentumUpdaterHook does (its warmup divides)."""
 
-    priority = Priority.HIGH
+    priority = Order.MOMENTUM_SCHEDULE
 
     def __init__(self, **cfg: Any) -> None:
         super().__init__(*build_momentum_schedule(_drop_unset(cfg)))
 
     def initial_values(self, groups: list[dict]) -> list[float]:
         for group in groups:
-            if "momentum" not in group and "betas" not in group:
+            if momentum_field(group) is None:
                 raise ValueError("momentum_config needs an optimizer with momentum or betas "
                                  f"(its param groups have {sorted(k for k in group if k != 'params')})")
-        return [group.setdefault("initial_momentum", group["momentum"] if "momentum" in group
-                                 else group["betas"][0]) for group in groups]
+        return [group.setdefault("initial_momentum", get_momentum(group)) for group in groups]
 
     def warmed(self, regular: float, cur_iter: int) -> float:
         return self.warmup.momentum(regular, cur_iter)
 
     def write(self, groups: list[dict], values: list[float]) -> None:
         for group, value in zip(groups, values):
-            if "momentum" in group:
-                group["momentum"] = value
-            else:
-                group["betas"] = (value, *group["betas"][1:])
+            set_momentum(group, value)
 
 
 def _drop_unset(cfg: dict[str, Any]) -> dict[str, Any]:

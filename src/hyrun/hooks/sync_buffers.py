@@ -9,10 +9,10 @@ in ``after_train_epoch`` (a val epoch changes no buffer). Floating-point buffers
 mean. Integer buffers (BatchNorm's ``num_batches_tracked``) get the sum floor-divided by the
 world size, which MMCV's in-place true division could not do; boolean ones are left alone.
 
-Without ``torch.distributed`` initialised, or with one process, it does nothing. The
-default priority 48 puts it before EMAHook's swap (49), CheckpointHook (NORMAL=50) and
-EvalHook (LOW=70) at the end of an epoch, so the saved and evaluated buffers are the
-synchronised ones (MMCV's NORMAL would save rank 0's own before syncing). EMAHook's
+Without ``torch.distributed`` initialised, or with one process, it does nothing. It stands
+at ``Order.SYNC_BUFFERS``: before EMAHook's swap, evaluation and the checkpoint at the end of
+an epoch, so the saved and evaluated buffers are the synchronised ones (MMCV's NORMAL would
+save rank 0's own before syncing). EMAHook's
 ``ema_*`` buffers are averaged too, harmlessly: every process holds the same ones.
 """
 from __future__ import annotations
@@ -23,18 +23,20 @@ import torch
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from hyrun.hooks.base import Hook
+from hyrun.hooks.priority import Order
+from hyrun.models.wrappers import unwrap_model
 
 if TYPE_CHECKING:
     from hyrun.runner.base import Runner
 
 
 class SyncBuffersHook(Hook):
-    priority = 48
+    priority = Order.SYNC_BUFFERS
 
     def after_train_epoch(self, runner: Runner) -> None:
         world_size = _world_size()
         if world_size > 1:
-            allreduce_buffers(list(getattr(runner.model, "module", runner.model).buffers()), world_size)
+            allreduce_buffers(list(unwrap_model(runner.model).buffers()), world_size)
 
 
 def _world_size() -> int:

@@ -4,11 +4,11 @@ from __future__ import annotations
 from time import perf_counter
 
 from hyrun.hooks.base import Hook
-from hyrun.hooks.priority import Priority
+from hyrun.hooks.priority import Order
 
 
 class IterTimerHook(Hook):
-    priority = Priority.LOW
+    priority = Order.MEASURE_TIME
 
     def before_epoch(self, runner) -> None:
         self._last = perf_counter()

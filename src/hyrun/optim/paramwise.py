@@ -92,6 +92,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
 
+from hyrun.models.wrappers import unwrap_model
+
 __all__ = ["DefaultOptimizerConstructor", "VALID_KEYS", "is_depthwise_conv", "is_norm", "paramwise_groups"]
 
 _DECAY_KEYS = ("bias_decay_mult", "norm_decay_mult", "dwconv_decay_mult", "flat_decay_mult")
@@ -103,7 +105,6 @@ _WHY_NOT = {"dcn_offset_lr_mult": "it only acts on mmcv.ops deformable convoluti
 
 # MMCV's norm test: isinstance(module, (_BatchNorm, _InstanceNorm, GroupNorm, LayerNorm)).
 _NORM_TYPES = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm)
-_WRAPPERS = (nn.DataParallel, nn.parallel.DistributedDataParallel)
 # Hydra's instantiate keys: dropped when passing the rest of the optimizer node as keyword arguments.
 _HYDRA_DROPPED = ("_target_", "_convert_", "_recursive_")
 _HYDRA_REFUSED = ("_args_", "_partial_")
@@ -195,10 +196,6 @@ def _rules(paramwise_cfg: Mapping[str, Any], base_wd: float | None) -> _Rules:
     return _Rules(**mults, custom=tuple((k, *custom[k]) for k in order), bypass_duplicate=bool(bypass))
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, _WRAPPERS) else model
-
-
 def _decay_mult(rules: _Rules, module: nn.Module, name: str, param: nn.Parameter) -> float | None:
     """The weight-decay multiplier of a trainable, non-custom parameter; ``None``: leave the group's decay unset."""
     flat = rules.flat_decay_mult if param.ndim == 1 else None
@@ -224,7 +221,7 @@ def paramwise_groups(model: nn.Module, base_lr: float, base_wd: float | None,
     Raises ``ValueError`` for an invalid ``paramwise_cfg`` and, without ``bypass_duplicate``, for a
     parameter reached under two names (torch would refuse MMCV's groups for it anyway).
     """
-    model = _unwrap(model)
+    model = unwrap_model(model)
     paramwise_cfg = {} if paramwise_cfg is None else _plain(paramwise_cfg)
     rules = _rules(paramwise_cfg, base_wd)
     if not paramwise_cfg:
@@ -300,7 +297,7 @@ class DefaultOptimizerConstructor:
 
     def __call__(self, model: nn.Module) -> torch.optim.Optimizer:
         """The optimizer over ``model``'s parameters (of ``model.module`` for a DataParallel/DDP wrapper)."""
-        model = _unwrap(model)
+        model = unwrap_model(model)
         optimizer_cls = get_class(self.optimizer_cfg["_target_"])
         kwargs = {k: v for k, v in self.optimizer_cfg.items() if k not in _HYDRA_DROPPED}
         if not self.paramwise_cfg:

@@ -18,8 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hyrun.direction import LESS, check_rule
+
 WORST = float(int(1e9))  # MMEngine's INF: the starting ``best`` (negated for rule 'greater')
-RULES = ("less", "greater")
 THRESHOLD_RULES = ("rel", "abs")
 
 
@@ -27,8 +28,7 @@ def check_plateau(rule: str, threshold_rule: str, factor: float, threshold: floa
                   cooldown: int, eps: float) -> None:
     """MMEngine's checks (``factor < 1``, ``threshold >= 0``, known rules), plus the ones it
     leaves to a crash later: non-negative integer counts, ``factor`` and ``eps`` not negative."""
-    if rule not in RULES:
-        raise ValueError(f"reduce_on_plateau: rule must be 'less' or 'greater', got {rule!r}")
+    check_rule(rule, "reduce_on_plateau: rule")
     if threshold_rule not in THRESHOLD_RULES:
         raise ValueError(f"reduce_on_plateau: threshold_rule must be 'rel' or 'abs', got {threshold_rule!r}")
     if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not 0 <= factor < 1:
@@ -63,10 +63,10 @@ class PlateauTracker:
     cooldown_counter: int = 0
 
     def __post_init__(self) -> None:
-        self.best = WORST if self.rule == "less" else -WORST
+        self.best = WORST if self.rule == LESS else -WORST
 
     def is_better(self, metric: float) -> bool:
-        if self.rule == "less":
+        if self.rule == LESS:
             if self.threshold_rule == "rel":
                 return metric < self.best * (1 - self.threshold)
             return metric < self.best - self.threshold

@@ -5,7 +5,8 @@ The surface hooks use (documented in README, "Writing a hook"):
   mode ("train" | "val"), epoch, iter, inner_iter, max_epochs, max_iters, iters_per_epoch,
   data_batch, outputs (what the step returned), log_buffer (per-iteration values of the
   current phase; log_buffers: by phase),
-  publish(record) / records (whole records for the loggers), should_stop and stop_reason,
+  publish(record) (to every hook's after_record), should_stop and stop_reason,
+  skip_step() / step_skipped (this iteration's optimizer step is to be dropped),
   current_lr(), current_momentum(), register_hook(), hook_info().
 The runner knows no particular hook: optimization, timing, logging, evaluation and
 checkpoints are all hooks.
@@ -23,11 +24,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from hyrun.distributed import mean_over_ranks
+from hyrun.distributed import is_main, mean_over_ranks
 from hyrun.hooks.base import STAGES, Hook
+from hyrun.hooks.priority import Priority, get_priority, priority_name
 from hyrun.models.steps import default_train_step, default_val_step
+from hyrun.optim.param_groups import get_momentum
+from hyrun.records import TRAIN, VAL
 from hyrun.runner.log_buffer import LogBuffer
-from hyrun.hooks.priority import Priority, get_priority
 
 Workflow = Iterable[tuple[str, int]]
 
@@ -74,12 +77,12 @@ class Runner:
         self.outputs: dict[str, Any] = {}
         self.should_stop = False  # set by a hook (early stopping, time limit, signal) to end the run
         self.stop_reason: str | None = None  # why, when a hook or a signal says
+        self.step_skipped = False  # this iteration's optimizer step is dropped (skip_step)
         self.resume_inner_iter = 0  # finished iterations of the current epoch, for a resumed run
         # train values run on across epochs (a logger's window may span two); a val phase's
         # values are its own
-        self.log_buffers = {"train": LogBuffer(keep=1), "val": LogBuffer()}
-        self.log_buffer = self.log_buffers["train"]
-        self.records: list[dict[str, Any]] = []
+        self.log_buffers = {TRAIN: LogBuffer(keep=1), VAL: LogBuffer()}
+        self.log_buffer = self.log_buffers[TRAIN]
 
         self._hooks: list[Hook] = []
         self._dispatch: dict[str, list[Callable]] = {stage: [] for stage in STAGES}
@@ -104,7 +107,10 @@ class Runner:
         return list(self._hooks)
 
     def register_hook(self, hook: Hook, priority: int | str | Priority | None = None) -> None:
-        """Add ``hook``; lower priority runs first, equal priorities in registration order."""
+        """Add ``hook``; lower priority runs first, equal priorities in registration order.
+        A ``main_process_only`` hook is left out on the ranks other than 0."""
+        if hook.main_process_only and not is_main():
+            return
         if priority is not None:
             hook.priority = get_priority(priority)
         else:
@@ -129,7 +135,7 @@ class Runner:
                 continue
             lines.append(f"{stage}:")
             for hook in hooks:
-                name = Priority(hook.priority).name if hook.priority in set(Priority) else ""
+                name = priority_name(hook.priority)
                 lines.append(f"  ({hook.priority:<3d} {name:<12s}) {type(hook).__name__}")
         return "\n".join(lines)
 
@@ -143,22 +149,19 @@ class Runner:
         """SGD's momentum or the first of Adam-style betas per group; None when neither exists."""
         if self.optimizer is None:
             return None
-        momenta = []
-        for group in self.optimizer.param_groups:
-            if "momentum" in group:
-                momenta.append(group["momentum"])
-            elif "betas" in group:
-                momenta.append(group["betas"][0])
-            else:
-                return None
-        return momenta
+        momenta = [get_momentum(group) for group in self.optimizer.param_groups]
+        return None if None in momenta else momenta
 
     def publish(self, record: dict[str, Any]) -> None:
         """Hand a whole record (``mode``, ``epoch``, ``iter`` and values) to every hook's
         ``after_record``, at once and in priority order."""
-        self.records.append(record)
         for method in self._dispatch["after_record"]:
             method(self, record)
+
+    def skip_step(self) -> None:
+        """Drop this training iteration's optimizer step (a hook judged it unsafe, as the NaN
+        guard does): the optimizer hook then zeroes the gradients instead of stepping."""
+        self.step_skipped = True
 
     # -- phases --------------------------------------------------------------------------
     def run(self, workflow: Workflow) -> None:
@@ -181,6 +184,7 @@ class Runner:
 
     def _train_iter(self, batch: Any) -> None:
         self.data_batch = batch = self.to_device(batch)
+        self.step_skipped = False
         for method in self._dispatch["before_train_iter"]:
             method(self)
         self.outputs = outputs = self.train_step(batch)
@@ -204,7 +208,7 @@ class Runner:
         batches) and fire after_val_epoch."""
         batches = max((len(values) for values in self.log_buffer.history.values()), default=0)
         values = mean_over_ranks(self.log_buffer.mean(), weight=batches)
-        self.publish({"mode": "val", "epoch": self.epoch, "iter": self.iter, **values})
+        self.publish({"mode": VAL, "epoch": self.epoch, "iter": self.iter, **values})
         self.call_hook("after_val_epoch")
 
     def to_device(self, batch: Any) -> Any:

@@ -23,7 +23,7 @@ What the run gets (see ``hyrun.tracking.worker`` for the worker's side):
   * metrics ``train/<key>`` (loss, lr, momentum, time, data_time, ...) and ``val/<metric>``
     (with ``val/best_<metric>``) at step = the record's ``iter`` (finished training iterations),
     with the time each record was made; a non-numeric value (``best_checkpoint``) is a tag;
-  * ``log_model: true``: at the end the model (``runner.model``, unwrapped from ``.module``) is
+  * ``log_model: true``: at the end the model (``runner.model``, unwrapped from DataParallel/DDP) is
     pickled with ``torch.save`` to a temporary file in the output dir and the worker logs it with
     ``mlflow.pytorch.log_model`` as the run's model ``model`` (loadable with
     ``mlflow.pytorch.load_model("runs:/<run_id>/model")`` where its classes, e.g. hyrun's, are
@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from hyrun.hooks.logger.base import LoggerHook
+from hyrun.records import record_values
 from hyrun.tracking import (
     DEFAULT_EXPERIMENT,
     WORKER_LOG,
@@ -71,11 +72,9 @@ def end_timeout() -> float:
 
 
 class MlflowLoggerHook(LoggerHook):
-    def __init__(self, interval: int = 10, by_epoch: bool = True, ignore_last: bool = True,
-                 tracking_uri: str | None = None, experiment_name: str | None = None,
+    def __init__(self, tracking_uri: str | None = None, experiment_name: str | None = None,
                  run_name: str | None = None, tags: dict[str, Any] | None = None, log_model: bool = False,
                  log_system_metrics: bool = False) -> None:
-        super().__init__(interval, by_epoch, ignore_last)
         self.tracking_uri = tracking_uri
         self.experiment_name = experiment_name
         self.run_name = run_name
@@ -95,7 +94,6 @@ class MlflowLoggerHook(LoggerHook):
 
     # -- start --------------------------------------------------------------------------------
     def before_run(self, runner) -> None:
-        super().before_run(runner)
         self.run_id = self.summary = None
         self._channel = None
         self._rows = []
@@ -173,11 +171,9 @@ class MlflowLoggerHook(LoggerHook):
             channel.pump()
 
     def after_train_epoch(self, runner) -> None:
-        super().after_train_epoch(runner)
         self._flush(runner)
 
     def after_val_epoch(self, runner) -> None:
-        super().after_val_epoch(runner)
         self._flush(runner)
 
     def _flush(self, runner) -> None:
@@ -225,7 +221,6 @@ class MlflowLoggerHook(LoggerHook):
 
     # -- end ------------------------------------------------------------------------------------
     def after_run(self, runner) -> None:
-        super().after_run(runner)
         channel = self._channel
         if channel is None:
             if self._lost_metrics:
@@ -253,7 +248,9 @@ class MlflowLoggerHook(LoggerHook):
     def _send_model(self, runner) -> None:
         import torch
 
-        model = getattr(runner.model, "module", runner.model)
+        from hyrun.models.wrappers import unwrap_model
+
+        model = unwrap_model(runner.model)
         fd, path = tempfile.mkstemp(dir=runner.work_dir, prefix=".mlflow-model-", suffix=".pt")
         os.close(fd)
         try:
@@ -324,7 +321,7 @@ class MlflowLoggerHook(LoggerHook):
 
 
 def count_metrics(record: dict[str, Any]) -> int:
-    return sum(1 for k, v in record.items() if k not in ("mode", "epoch", "iter") and isinstance(v, (int, float)))
+    return sum(1 for k, v in record_values(record).items() if isinstance(v, (int, float)))
 
 
 def default_run_name(work_dir, launch_dir: str) -> str:

@@ -44,14 +44,11 @@ from pathlib import Path
 from typing import Any
 
 from hyrun.hooks.logger.base import LoggerHook
-
-_HEADER_KEYS = frozenset(("mode", "epoch", "iter"))
+from hyrun.records import RECORD_HEADER
 
 
 class TensorboardLoggerHook(LoggerHook):
-    def __init__(self, interval: int = 10, by_epoch: bool = True, ignore_last: bool = True,
-                 log_dir: str | None = None) -> None:
-        super().__init__(interval, by_epoch, ignore_last)
+    def __init__(self, log_dir: str | None = None) -> None:
         self.log_dir = log_dir  # None: <work_dir>/tensorboard; a relative path: from the current folder
         self._writer = None
         self._close = None  # closes the writer once: at after_run, or at exit if the run raised
@@ -59,7 +56,6 @@ class TensorboardLoggerHook(LoggerHook):
 
     # -- stages ----------------------------------------------------------------------------
     def before_run(self, runner) -> None:
-        super().before_run(runner)
         from tensorboard.compat.proto.event_pb2 import Event
         from tensorboard.compat.proto.summary_pb2 import Summary
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
@@ -78,7 +74,6 @@ class TensorboardLoggerHook(LoggerHook):
         self._add_session_start(hparams(config or {}, hydra), step)
 
     def after_run(self, runner) -> None:
-        super().after_run(runner)  # the records published last
         if self._writer is None:
             return
         from hyrun.preemption import preempted
@@ -93,7 +88,7 @@ class TensorboardLoggerHook(LoggerHook):
         mode = record["mode"]
         values = []
         for key, value in record.items():
-            if key in _HEADER_KEYS:
+            if key in RECORD_HEADER:
                 continue
             number = _as_float(value)
             if number is None:

@@ -6,24 +6,19 @@ import json
 from typing import Any
 
 from hyrun.hooks.logger.base import LoggerHook
-
-_HEADER_KEYS = ("mode", "epoch", "iter")
+from hyrun.records import TRAIN, value_keys
 
 
 class TextLoggerHook(LoggerHook):
-    def __init__(self, interval: int = 10, by_epoch: bool = True, ignore_last: bool = True,
-                 filename: str = "metrics.jsonl") -> None:
-        super().__init__(interval, by_epoch, ignore_last)
+    def __init__(self, filename: str = "metrics.jsonl") -> None:
         self.filename = filename
         self._file = None
 
     def before_run(self, runner) -> None:
-        super().before_run(runner)
         runner.work_dir.mkdir(parents=True, exist_ok=True)
         self._file = open(runner.work_dir / self.filename, "a", encoding="utf-8")
 
     def after_run(self, runner) -> None:
-        super().after_run(runner)
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -34,7 +29,7 @@ class TextLoggerHook(LoggerHook):
         runner.logger.info(self.format(runner, record))
 
     def format(self, runner, record: dict[str, Any]) -> str:
-        if record["mode"] == "train":
+        if record["mode"] == TRAIN:
             if runner.by_epoch:
                 head = f"Epoch [{record['epoch']}][{runner.inner_iter + 1}/{runner.iters_per_epoch}]"
             else:
@@ -48,8 +43,9 @@ class TextLoggerHook(LoggerHook):
         else:
             head = f"Epoch({record['mode']}) [{record['epoch']}][iter {record['iter']}]"
             parts = []
-        for key, value in record.items():
-            if key in _HEADER_KEYS or key == "lr":
+        for key in value_keys(record):
+            if key == "lr":
                 continue
+            value = record[key]
             parts.append(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
         return f"{head}\t" + ", ".join(parts)
