@@ -12,6 +12,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Hook": "hyrun.hooks.base",
     "Priority": "hyrun.hooks.priority",
+    "Order": "hyrun.hooks.priority",
+    "TrainRecordHook": "hyrun.hooks.logger.train_record",
     "Runner": "hyrun.runner.base",
     "EpochBasedRunner": "hyrun.runner.epoch",
     "IterBasedRunner": "hyrun.runner.iter",

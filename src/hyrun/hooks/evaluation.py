@@ -115,8 +115,6 @@ class EvalHook(Hook):
             return False
         return (current + 1 - self.start) % self.interval == 0
 
-    should_evaluate = _should_evaluate
-
     # -- what ------------------------------------------------------------------------
     def _do_evaluate(self, runner, *, epoch: int, iter: int, done: int, state_epoch: int | None = None) -> None:
         results = self.evaluate(runner)
