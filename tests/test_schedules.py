@@ -10,16 +10,32 @@ import pytest
 
 from hyrun.optim.lr_policies import (
     LR_POLICIES, CosineAnnealingLr, CosineRestartLr, CyclicLr, ExpLr, FixedLr, FlatCosineAnnealingLr, InvLr,
-    LinearAnnealingLr, OneCycleLr, PolyLr, Progress, StepLr, build_lr_schedule, epoch_runner_progress, lr_at,
-    lr_schedule,
+    LinearAnnealingLr, OneCycleLr, PolyLr, Progress, StepLr, build_lr_schedule, lr_at,
 )
 from hyrun.optim.momentum_policies import (
     MOMENTUM_POLICIES, CosineAnnealingMomentum, CyclicMomentum, LinearAnnealingMomentum, OneCycleMomentum,
-    StepMomentum, build_momentum_schedule, momentum_at, momentum_schedule,
+    StepMomentum, build_momentum_schedule, momentum_at,
 )
 from hyrun.optim.warmup import Warmup
 
 NO_WARMUP = Warmup()
+
+
+def epoch_runner_progress(max_epochs: int, epoch_len: int):
+    """The ``Progress`` of every training iteration of an epoch-based run, in order."""
+    max_iters = max_epochs * epoch_len
+    for i in range(max_iters):
+        yield Progress(i // epoch_len, i, max_epochs, max_iters, epoch_len)
+
+
+def lr_schedule(policy, warmup: Warmup, base_lr: float, max_epochs: int, epoch_len: int) -> list[float]:
+    """The lr of every training iteration of an epoch-based run, for one group's base lr."""
+    return [lr_at(policy, warmup, base_lr, progress) for progress in epoch_runner_progress(max_epochs, epoch_len)]
+
+
+def momentum_schedule(policy, warmup: Warmup, base: float, max_epochs: int, epoch_len: int) -> list[float]:
+    """The momentum of every training iteration of an epoch-based run, for one group's base."""
+    return [momentum_at(policy, warmup, base, progress) for progress in epoch_runner_progress(max_epochs, epoch_len)]
 
 
 def at(i: int, epoch_len: int, max_epochs: int) -> Progress:

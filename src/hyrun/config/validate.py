@@ -14,6 +14,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from hyrun.config.errors import ConfigError
 from hyrun.config.schema import resolve_by_epoch
+from hyrun.optim.param_groups import BETAS, MOMENTUM
+from hyrun.records import RECORD_HEADER
 from hyrun.hooks.priority import Priority, get_priority
 
 PHASES = ("train", "val")
@@ -224,7 +226,7 @@ def _check_schedules(cfg: DictConfig) -> None:
         except (ValueError, TypeError) as error:
             raise ConfigError(key, params.get("policy"), f"valid {key} settings: {error}") from None
     _check_param_schedulers(cfg)
-    if cfg.momentum_config is not None and not {"momentum", "betas"} & set(cfg.optimizer):
+    if cfg.momentum_config is not None and not {MOMENTUM, BETAS} & set(cfg.optimizer):
         raise ConfigError("momentum_config", cfg.momentum_config.policy,
                           f"momentum_config=none for an optimizer without momentum or betas "
                           f"({cfg.optimizer._target_})")
@@ -285,7 +287,7 @@ def _check_evaluation(cfg: DictConfig) -> None:
         name = metric_name(entry)
         if name in names:
             raise ConfigError(key, entry, f"a metric named other than {name!r} (as {names[name]} is)")
-        if name in ("mode", "epoch", "iter", "best_checkpoint") or name.startswith("best_"):
+        if name in RECORD_HEADER or name == "best_checkpoint" or name.startswith("best_"):
             raise ConfigError(key, entry, f"a name other than {name!r}: the val record uses it")
         names[name] = key
     if evaluation.save_best not in (None, "auto", *names):

@@ -42,7 +42,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
 
 from hyrun.hooks.base import Hook
 from hyrun.hooks.priority import Order

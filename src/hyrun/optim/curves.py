@@ -4,7 +4,7 @@ warmup. The policies themselves are in ``lr_policies`` and ``momentum_policies``
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, Protocol
 
@@ -32,13 +32,6 @@ class Progress:
     def position(self, by_epoch: bool) -> tuple[int, int]:
         """``(progress, max_progress)``: epochs when ``by_epoch``, else global iterations."""
         return (self.epoch, self.max_epochs) if by_epoch else (self.iter, self.max_iters)
-
-
-def epoch_runner_progress(max_epochs: int, epoch_len: int) -> Iterator[Progress]:
-    """The ``Progress`` of every training iteration of an epoch-based run, in order."""
-    max_iters = max_epochs * epoch_len
-    for i in range(max_iters):
-        yield Progress(i // epoch_len, i, max_epochs, max_iters, epoch_len)
 
 
 class LrPolicy(Protocol):

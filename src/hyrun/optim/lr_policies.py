@@ -35,7 +35,6 @@ from hyrun.optim.curves import (
     check_target_ratio,
     cos_anneal,
     cyclic_value,
-    epoch_runner_progress,
     linear_anneal,
     phase_fraction,
     policy_from_config,
@@ -296,10 +295,3 @@ def build_lr_schedule(cfg: Mapping[str, Any]) -> tuple[LrPolicy, Warmup]:
 def lr_at(policy: LrPolicy, warmup: Warmup, base_lr: float, progress: Progress) -> float:
     """The lr MMCV's hook has set for global iteration ``progress.iter`` when it runs."""
     return warmup.lr(policy.regular(base_lr, progress), progress.iter, progress.epoch_len)
-
-
-def lr_schedule(policy: LrPolicy, warmup: Warmup, base_lr: float, max_epochs: int,
-                epoch_len: int) -> list[float]:
-    """The lr of every training iteration of an epoch-based run, for one group's base lr."""
-    return [lr_at(policy, warmup, base_lr, progress)
-            for progress in epoch_runner_progress(max_epochs, epoch_len)]

@@ -26,7 +26,6 @@ from hyrun.optim.curves import (
     check_target_ratio,
     cos_anneal,
     cyclic_value,
-    epoch_runner_progress,
     linear_anneal,
     phase_fraction,
     policy_from_config,
@@ -172,10 +171,3 @@ def build_momentum_schedule(cfg: Mapping[str, Any]) -> tuple[MomentumPolicy, War
 def momentum_at(policy: MomentumPolicy, warmup: Warmup, base_momentum: float, progress: Progress) -> float:
     """The momentum MMCV's hook has set for global iteration ``progress.iter`` when it runs."""
     return warmup.momentum(policy.regular(base_momentum, progress), progress.iter)
-
-
-def momentum_schedule(policy: MomentumPolicy, warmup: Warmup, base_momentum: float, max_epochs: int,
-                      epoch_len: int) -> list[float]:
-    """The momentum of every training iteration of an epoch-based run, for one group's base."""
-    return [momentum_at(policy, warmup, base_momentum, progress)
-            for progress in epoch_runner_progress(max_epochs, epoch_len)]
