@@ -51,6 +51,7 @@ def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger |
     if cfg.load_from:
         load_weights(runner, cfg.load_from)
     if cfg.resume:
+        runner.resumed = True
         resume_from = latest_checkpoint(runner.work_dir / "checkpoints") if cfg.resume == "auto" else cfg.resume
         if resume_from is not None:
             resume(runner, resume_from)

@@ -39,12 +39,15 @@ def train(cfg: DictConfig) -> float | None:
     """The run of one job (of this process's rank under DDP), unless it finished before."""
     from hyrun.build import build_runner
     from hyrun.config.tree import print_config_tree
-    from hyrun.distributed import is_main, world_size
+    from hyrun.distributed import is_main, restart_count, world_size
     from hyrun.finished import finished_result, mark_finished
     from hyrun.hooks.last_evaluation import LastEvaluationHook
     from hyrun.metrics import metric_names
 
     logger = logging.getLogger("hyrun")
+    if restart_count() and not cfg.resume:
+        cfg.resume = "auto"  # torchrun restarted the workers: this attempt continues the last
+        logger.warning("torchrun restarted the workers (attempt %d): resume=auto", restart_count() + 1)
     if is_main():
         print_config_tree(cfg)
     else:

@@ -24,6 +24,12 @@ def launched_with_ranks() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def restart_count() -> int:
+    """How many times torchrun has restarted this job's workers (``--max-restarts``): 0 for
+    the first attempt and outside torchrun."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+
+
 def world_size() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 

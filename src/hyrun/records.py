@@ -16,6 +16,13 @@ RECORD_HEADER = ("mode", "epoch", "iter")
 TRAIN, VAL = "train", "val"
 
 
+def replayed(record: Mapping[str, Any], start_iter: int) -> bool:
+    """Whether a record an earlier attempt wrote is repeated by a run resumed at ``start_iter``
+    finished iterations: every record of an iteration is published before that iteration's
+    checkpoint is saved (``Order.CHECKPOINT`` stands after them), so those past it are."""
+    return record["iter"] > start_iter
+
+
 def record_values(record: Mapping[str, Any]) -> dict[str, Any]:
     """The record without its header."""
     return {key: value for key, value in record.items() if key not in RECORD_HEADER}

@@ -5,7 +5,8 @@ The surface hooks use (documented in README, "Writing a hook"):
   mode ("train" | "val"), epoch, iter, inner_iter, max_epochs, max_iters, iters_per_epoch,
   data_batch, outputs (what the step returned), log_buffer (per-iteration values of the
   current phase; log_buffers: by phase),
-  publish(record) (to every hook's after_record), should_stop and stop_reason,
+  publish(record) (to every hook's after_record), resumed (this run continues an earlier
+  attempt: records past the starting ``iter`` are that attempt's), should_stop and stop_reason,
   skip_step() / step_skipped (this iteration's optimizer step is to be dropped),
   current_lr(), current_momentum(), register_hook(), hook_info().
 The runner knows no particular hook: optimization, timing, logging, evaluation and
@@ -79,6 +80,9 @@ class Runner:
         self.stop_reason: str | None = None  # why, when a hook or a signal says
         self.step_skipped = False  # this iteration's optimizer step is dropped (skip_step)
         self.resume_inner_iter = 0  # finished iterations of the current epoch, for a resumed run
+        # this run continues an earlier attempt in its work dir (``resume``): what that attempt
+        # recorded past the ``iter`` this run starts at is repeated now, and loggers rewind it
+        self.resumed = False
         # train values run on across epochs (a logger's window may span two); a val phase's
         # values are its own
         self.log_buffers = {TRAIN: LogBuffer(keep=1), VAL: LogBuffer()}

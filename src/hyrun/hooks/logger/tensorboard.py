@@ -22,6 +22,11 @@ What it writes, one run (session) per log dir:
     columns are the sessions' scalar tags, each shown at its last value: for ``val/<metric>``
     the final evaluation's.
 
+A resumed run (``runner.resumed``) starts its event file with a ``SessionLog.START`` at step
+``iter + 1`` (``SummaryWriter``'s ``purge_step``): TensorBoard then drops what an earlier
+attempt wrote at that step and later, the stretch this run repeats, so each step has one
+point.
+
 Writer: tensorboard's own ``EventFileWriter`` (the one ``torch.utils.tensorboard`` wraps),
 one event per record with all its values, where ``SummaryWriter.add_scalar`` makes one
 event per value. Measured here (2 cores, torch already imported, 5 interleaved runs):
@@ -65,6 +70,10 @@ class TensorboardLoggerHook(LoggerHook):
         self._writer = writer = EventFileWriter(str(log_dir), max_queue_size=100, flush_secs=10)
         self._close = weakref.finalize(self, writer.close)
         step = runner.iter
+        if runner.resumed:
+            from tensorboard.compat.proto.event_pb2 import SessionLog
+
+            writer.add_event(Event(wall_time=time.time(), step=step + 1, session_log=SessionLog(status=SessionLog.START)))
         config = runner.meta.get("config")
         if config is not None:
             self._add_text("config", "```yaml\n" + _to_yaml(config) + "```\n", step)

@@ -1,0 +1,33 @@
+"""A hook that kills its own process with SIGKILL (the OOM killer, a lost node), once."""
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from hyrun import Hook
+
+
+class KillOnce(Hook):
+    """SIGKILL this process after training iteration ``at_iter`` (``stage=after_train_iter``),
+    or while the checkpoint of iteration ``at_iter`` is being taken (``stage=save``); only
+    on rank ``rank`` and only while ``marker`` does not exist (it is made just before), so
+    the resumed run or the restarted attempt trains on."""
+
+    priority = "LOWEST"
+
+    def __init__(self, at_iter: int, marker: str, stage: str = "after_train_iter", rank: int = 0) -> None:
+        self.at_iter, self.marker, self.stage, self.rank = at_iter, Path(marker), stage, rank
+
+    def _maybe_die(self, runner, finished: int) -> None:
+        if finished == self.at_iter and int(os.environ.get("RANK", "0")) == self.rank and not self.marker.exists():
+            self.marker.write_text("killed\n")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def after_train_iter(self, runner) -> None:
+        if self.stage == "after_train_iter":
+            self._maybe_die(runner, runner.iter + 1)
+
+    def before_save_checkpoint(self, runner, checkpoint) -> None:
+        if self.stage == "save":
+            self._maybe_die(runner, checkpoint["meta"]["iter"])
