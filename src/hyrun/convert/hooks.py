@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from typing import Any
 
 from hyrun.config.hook_options import HOOK_OPTIONS
@@ -37,14 +38,23 @@ EVALUATION_FIELDS = ("interval", "start", "by_epoch", "save_best", "rule", "grea
 _BUILTIN_METRIC = re.compile(r"accuracy|loss|top[1-9][0-9]*_accuracy")
 
 
-def convert_custom_hooks(cfg: dict[str, Any], out: Experiment) -> None:
+# (key, hook, out) -> the hook as MMCV would write it, or None when it was reported instead
+HookAdapter = Callable[[str, Any, Experiment], Any]
+
+
+def convert_custom_hooks(cfg: dict[str, Any], out: Experiment, adapt: HookAdapter | None = None) -> None:
+    """``custom_hooks``; ``adapt`` first rewrites an entry whose arguments mean something else
+    in another codebase (MMEngine's EMAHook)."""
     hooks = cfg["custom_hooks"]
     if not isinstance(hooks, (list, tuple)):
         out.skip("custom_hooks", hooks, "not a list of dict(type=..., ...)")
         return
     selected: list[str] = []
     for i, hook in enumerate(hooks):
-        carry_custom_hook(f"custom_hooks[{i}]", hook, selected, out)
+        key = f"custom_hooks[{i}]"
+        hook = adapt(key, hook, out) if adapt is not None else hook
+        if hook is not None:
+            carry_custom_hook(key, hook, selected, out)
     if selected:
         out.choose("hooks", selected)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from hyrun.convert.experiment import Experiment
-from hyrun.convert.hooks import carry_checkpoint, carry_custom_hook
+from hyrun.convert import hooks as mmcv_hooks
+from hyrun.convert.hooks import carry_checkpoint
 from hyrun.convert.mmengine.loops import metric_name
 
 # default_hooks entries hyrun always has: (MMEngine's type, what hyrun does instead)
@@ -83,21 +84,16 @@ def _carry_checkpoint(spec: dict[str, Any], key: str, out: Experiment) -> None:
 
 
 def convert_custom_hooks(cfg: dict[str, Any], out: Experiment) -> None:
-    hooks = cfg["custom_hooks"]
-    if not isinstance(hooks, (list, tuple)):
-        out.skip("custom_hooks", hooks, "not a list of dict(type=..., ...)")
-        return
-    selected: list[str] = []
-    for i, hook in enumerate(hooks):
-        key = f"custom_hooks[{i}]"
-        if isinstance(hook, dict) and hook.get("type") == "EMAHook":
-            hook = _ema_as_hyrun(hook, key, out)
-        elif isinstance(hook, dict) and hook.get("type") == "EarlyStoppingHook" and "monitor" in hook:
-            hook = {**hook, "monitor": metric_name(hook["monitor"])}
-        if hook is not None:
-            carry_custom_hook(key, hook, selected, out)
-    if selected:
-        out.choose("hooks", selected)
+    mmcv_hooks.convert_custom_hooks(cfg, out, adapt=_as_mmcv_hook)
+
+
+def _as_mmcv_hook(key: str, hook: Any, out: Experiment) -> Any:
+    """MMEngine's EMAHook and EarlyStoppingHook in MMCV's (hyrun's) terms."""
+    if isinstance(hook, dict) and hook.get("type") == "EMAHook":
+        return _ema_as_hyrun(hook, key, out)
+    if isinstance(hook, dict) and hook.get("type") == "EarlyStoppingHook" and "monitor" in hook:
+        return {**hook, "monitor": metric_name(hook["monitor"])}
+    return hook
 
 
 def _ema_as_hyrun(hook: dict[str, Any], key: str, out: Experiment) -> dict[str, Any] | None:
