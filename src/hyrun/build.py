@@ -19,6 +19,7 @@ from hyrun.hooks.base import Hook
 from hyrun.hooks.logger.train_record import TrainRecordHook
 from hyrun.hooks.progress import ProgressBarHook
 from hyrun.hooks.timer import IterTimerHook
+from hyrun.optim.auto_scale_lr import scale_lr
 from hyrun.optim.builder import build_optimizer
 from hyrun.runner.base import Runner
 from hyrun.runner.batch_limits import limit_batches
@@ -38,6 +39,8 @@ def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger |
                             val=cfg.runner.limit_val_batches, overfit=cfg.runner.overfit_batches)
     model = instantiate(cfg.model).to(device)
     optimizer = build_optimizer(model, cfg.optimizer)
+    scale_lr(optimizer, cfg.auto_scale_lr.enable, cfg.auto_scale_lr.base_batch_size, cfg.data.batch_size,
+             world_size())
     runner_cls = EpochBasedRunner if cfg.runner.type == RunnerType.epoch else IterBasedRunner
     runner = runner_cls(
         model, optimizer, loaders, work_dir,

@@ -137,6 +137,14 @@ class OptimizerHookConfig:
     detect_anomalous_params: bool = False
 
 
+@dataclass
+class AutoScaleLrConfig:
+    """MMEngine's auto_scale_lr: the lr times (batch_size x processes) / base_batch_size."""
+
+    enable: bool = False
+    base_batch_size: Optional[int] = None
+
+
 # -- hooks --------------------------------------------------------------------------------
 @dataclass
 class CheckpointConfig:
@@ -223,6 +231,7 @@ class Config:
     logger: Dict[str, Any] = field(default_factory=dict)
     # MMEngine-style schedulers, each {type, param_name, begin, end, by_epoch, ...}
     param_scheduler: List[Any] = field(default_factory=list)
+    auto_scale_lr: AutoScaleLrConfig = field(default_factory=AutoScaleLrConfig)
 
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     checkpoint_config: Optional[CheckpointConfig] = field(default_factory=CheckpointConfig)

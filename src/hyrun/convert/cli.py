@@ -1,8 +1,9 @@
-"""``hyrun-convert PATH/TO/config.py [-o conf/experiment/NAME.yaml]``: an MMCV 1.x config as
-a hyrun experiment, run with ``python -m hyrun experiment=NAME``.
+"""``hyrun-convert PATH/TO/config.py [-o conf/experiment/NAME.yaml]``: an MMCV 1.x or MMEngine
+config as a hyrun experiment, run with ``python -m hyrun experiment=NAME``.
 
 The experiment goes to ``-o`` (or stdout); the report of what was carried with a change or
 not carried at all goes to stderr, and also to the end of the file as comments.
+``hyrun-convert DIR -o OUT_DIR`` converts every config under DIR (``folders``).
 """
 from __future__ import annotations
 
@@ -20,12 +21,15 @@ from hyrun.convert.write import render, report_lines
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="hyrun-convert",
-        description="Convert an MMCV 1.x / MMTracking Python config (read as data, never run) into a hyrun "
-                    "experiment: python -m hyrun experiment=NAME runs it.")
-    parser.add_argument("config", help="the MMCV config (.py); its _base_ files are read too")
+        description="Convert an MMCV 1.x or MMEngine Python config (read as data, never run), or every config "
+                    "under a folder, into hyrun experiments: python -m hyrun experiment=NAME runs one.")
+    parser.add_argument("config", help="the config (.py; its _base_ files are read too), or a folder of them")
     parser.add_argument("-o", "--output", help="the experiment file to write, e.g. conf/experiment/NAME.yaml "
-                                               "(default: stdout)")
+                                               "(default: stdout); for a folder, the folder to write them to")
     args = parser.parse_args(argv)
+    if Path(args.config).is_dir():
+        _convert_folder(Path(args.config), args.output)
+        return
     output = Path(args.output) if args.output else None
     name = output.stem if output else Path(args.config).stem
     try:
@@ -48,6 +52,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"hyrun-convert: wrote {output}; {run_hint(output)}", file=sys.stderr)
     report = report_lines(experiment)
     print("\n".join(report) if report else "hyrun-convert: everything was carried over", file=sys.stderr)
+
+
+def _convert_folder(folder: Path, output: str | None) -> None:
+    from hyrun.convert.folders import convert_folder, summary_table
+
+    if output is None:
+        _exit_with(f"{folder} is a folder: give -o OUT_DIR for its experiment files")
+    rows = convert_folder(folder, Path(output))
+    print(summary_table(rows))
+    if any(row.error for row in rows):
+        sys.exit(1)
 
 
 def run_hint(output: Path) -> str:

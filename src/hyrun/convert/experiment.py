@@ -23,6 +23,7 @@ class Experiment:
     """A hyrun experiment under construction: ``choices`` become the ``override /group:
     option`` lines of its defaults list, ``values`` the settings at the global package."""
 
+    format: str = "MMCV 1.x"  # or "MMEngine" (hyrun.convert.mmengine.detect)
     choices: dict[str, str | list[str]] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
     notes: list[ReportItem] = field(default_factory=list)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from typing import Any
 
 from hyrun.config.hook_options import HOOK_OPTIONS
@@ -37,7 +38,13 @@ EVALUATION_FIELDS = ("interval", "start", "by_epoch", "save_best", "rule", "grea
 _BUILTIN_METRIC = re.compile(r"accuracy|loss|top[1-9][0-9]*_accuracy")
 
 
-def convert_custom_hooks(cfg: dict[str, Any], out: Experiment) -> None:
+# (key, hook, out) -> the hook as MMCV would write it, or None when it was reported instead
+HookAdapter = Callable[[str, Any, Experiment], Any]
+
+
+def convert_custom_hooks(cfg: dict[str, Any], out: Experiment, adapt: HookAdapter | None = None) -> None:
+    """``custom_hooks``; ``adapt`` first rewrites an entry whose arguments mean something else
+    in another codebase (MMEngine's EMAHook)."""
     hooks = cfg["custom_hooks"]
     if not isinstance(hooks, (list, tuple)):
         out.skip("custom_hooks", hooks, "not a list of dict(type=..., ...)")
@@ -45,29 +52,36 @@ def convert_custom_hooks(cfg: dict[str, Any], out: Experiment) -> None:
     selected: list[str] = []
     for i, hook in enumerate(hooks):
         key = f"custom_hooks[{i}]"
-        kind = hook.get("type") if isinstance(hook, dict) else None
-        option = MMCV_HOOKS.get(kind)
-        if option is None:
-            hint = f"; port it to hyrun (@register('hooks')) and add hooks=[{snake_case(kind)}]" \
-                if isinstance(kind, str) else ""
-            out.skip(key, hook, f"not a hook hyrun has built in{hint}")
-            continue
-        if option in selected:
-            out.skip(key, hook, f"hyrun's hooks group takes {option} once")
-            continue
-        selected.append(option)
-        args = {k: v for k, v in hook.items() if k != "type"}
-        if kind == "ProfilerHook":
-            args = _profiler_args(args, key, out)
-        fields = [f.name for f in dataclasses.fields(HOOK_OPTIONS[option]) if f.name != "_target_"]
-        for name, value in args.items():
-            if name in fields:
-                out.set(f"hooks.{option}.{name}", value)
-            else:
-                out.skip(f"{key}.{name}", value, _HOOK_WHY_NOT.get(name, f"hyrun's {option} hook takes no {name!r} "
-                                                                       f"(it takes {', '.join(fields)})"))
+        hook = adapt(key, hook, out) if adapt is not None else hook
+        if hook is not None:
+            carry_custom_hook(key, hook, selected, out)
     if selected:
         out.choose("hooks", selected)
+
+
+def carry_custom_hook(key: str, hook: Any, selected: list[str], out: Experiment) -> None:
+    """One ``custom_hooks`` entry as an option of hyrun's hooks group, appended to ``selected``."""
+    kind = hook.get("type") if isinstance(hook, dict) else None
+    option = MMCV_HOOKS.get(kind)
+    if option is None:
+        hint = f"; port it to hyrun (@register('hooks')) and add hooks=[{snake_case(kind)}]" \
+            if isinstance(kind, str) else ""
+        out.skip(key, hook, f"not a hook hyrun has built in{hint}")
+        return
+    if option in selected:
+        out.skip(key, hook, f"hyrun's hooks group takes {option} once")
+        return
+    selected.append(option)
+    args = {k: v for k, v in hook.items() if k != "type"}
+    if kind == "ProfilerHook":
+        args = _profiler_args(args, key, out)
+    fields = [f.name for f in dataclasses.fields(HOOK_OPTIONS[option]) if f.name != "_target_"]
+    for name, value in args.items():
+        if name in fields:
+            out.set(f"hooks.{option}.{name}", value)
+        else:
+            out.skip(f"{key}.{name}", value, _HOOK_WHY_NOT.get(name, f"hyrun's {option} hook takes no {name!r} "
+                                                                   f"(it takes {', '.join(fields)})"))
 
 
 def _profiler_args(args: dict[str, Any], key: str, out: Experiment) -> dict[str, Any]:
@@ -149,21 +163,26 @@ def _hook_spec(cfg: dict[str, Any], key: str, shape: str, out: Experiment) -> di
 
 def convert_checkpoint_config(cfg: dict[str, Any], out: Experiment) -> None:
     spec = _hook_spec(cfg, "checkpoint_config", "dict(interval=..., ...)", out)
-    if spec is None:
-        return
+    if spec is not None:
+        carry_checkpoint(spec, "checkpoint_config", out)
+
+
+def carry_checkpoint(spec: dict[str, Any], source: str, out: Experiment) -> None:
+    """MMCV's and MMEngine's CheckpointHook arguments (at ``source``) as ``checkpoint_config``."""
+    spec = dict(spec)
     interval = spec.pop("interval", -1)  # MMCV's default: only the last checkpoint (save_last)
     by_iteration = spec.get("by_epoch") is False or (spec.get("by_epoch") is None and out.counts_iterations())
     if isinstance(interval, int) and interval <= 0:
         if by_iteration and not out.counts_iterations():
-            out.skip("checkpoint_config.interval", interval, "hyrun needs an interval >= 1 for iteration checkpoints "
+            out.skip(f"{source}.interval", interval, "hyrun needs an interval >= 1 for iteration checkpoints "
                                                              "of the epoch runner")
         else:
             interval = Interpolation("${runner.max_iters}" if by_iteration else "${runner.max_epochs}")
-            out.note("checkpoint_config.interval", f"MMCV's interval <= 0 saves only at the end: {interval}")
+            out.note(f"{source}.interval", f"an interval <= 0 saves only at the end: {interval}")
             out.set("checkpoint_config.interval", interval)
     else:
         out.set("checkpoint_config.interval", interval)
-    _carry_fields(spec, CHECKPOINT_FIELDS, "checkpoint_config", out)
+    _carry_fields(spec, CHECKPOINT_FIELDS, "checkpoint_config", out, source)
 
 
 def convert_evaluation(cfg: dict[str, Any], out: Experiment) -> None:
@@ -186,10 +205,11 @@ def convert_evaluation(cfg: dict[str, Any], out: Experiment) -> None:
     _carry_fields(spec, EVALUATION_FIELDS, "evaluation", out)
 
 
-def _carry_fields(spec: dict[str, Any], fields: tuple[str, ...], node: str, out: Experiment) -> None:
+def _carry_fields(spec: dict[str, Any], fields: tuple[str, ...], node: str, out: Experiment,
+                  source: str | None = None) -> None:
     for name, value in spec.items():
         if name in fields:
             out.set(f"{node}.{name}", value)
         else:
-            out.skip(f"{node}.{name}", value, f"hyrun's {node} has no {name!r} (it has {', '.join(fields)})")
+            out.skip(f"{source or node}.{name}", value, f"hyrun's {node} has no {name!r} (it has {', '.join(fields)})")
 

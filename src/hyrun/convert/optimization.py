@@ -11,7 +11,8 @@ from hyrun.config.schema import ParamwiseConfig
 from hyrun.convert.experiment import Experiment, mmcv_repr
 from hyrun.registry import snake_case
 
-DEFAULT_CONSTRUCTOR = "DefaultOptimizerConstructor"
+# MMCV's and MMEngine's: hyrun's own default does what they do
+DEFAULT_CONSTRUCTORS = ("DefaultOptimizerConstructor", "DefaultOptimWrapperConstructor")
 _PARAMWISE_WHY_NOT = {
     "dcn_offset_lr_mult": "it acts on mmcv.ops deformable convolutions only, which hyrun models do not have",
 }
@@ -29,12 +30,19 @@ _GRAD_CLIP_KEYS = ("max_norm", "norm_type")  # what MMCV passes on to clip_grad_
 
 def convert_optimizer(cfg: dict[str, Any], out: Experiment) -> None:
     spec = cfg["optimizer"]
+    carry_optimizer(spec, spec.get("paramwise_cfg") if isinstance(spec, dict) else None,
+                    spec.get("constructor") if isinstance(spec, dict) else None, "optimizer", out)
+
+
+def carry_optimizer(spec: Any, paramwise: Any, constructor: Any, source: str, out: Experiment) -> None:
+    """An optimizer ``dict(type=..., **arguments)`` found at ``source`` (MMCV's ``optimizer``,
+    MMEngine's ``optim_wrapper.optimizer``), with the constructor's ``paramwise_cfg``."""
     if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
-        out.skip("optimizer", spec, "not dict(type=..., ...): hyrun's default optimizer stays")
+        out.skip(source, spec, "not dict(type=..., ...): hyrun's default optimizer stays")
         return
-    spec = dict(spec)
+    spec = {k: v for k, v in spec.items() if k not in ("paramwise_cfg", "constructor")}
     type_name = spec.pop("type")
-    paramwise, constructor = spec.pop("paramwise_cfg", None), spec.pop("constructor", None)
+    prefix = source.rsplit(".", 1)[0] + "." if "." in source else ""
     torch_fields = optimizer_fields()
     if type_name in torch_fields:
         defaults = {name: default for name, _, default in torch_fields[type_name]}
@@ -42,7 +50,7 @@ def convert_optimizer(cfg: dict[str, Any], out: Experiment) -> None:
             if name in defaults:
                 out.set(f"optimizer.{name}", value)
             else:
-                out.skip(f"optimizer.{name}", value, f"torch.optim.{type_name} takes no {name!r}")
+                out.skip(f"{source}.{name}", value, f"torch.optim.{type_name} takes no {name!r}")
         # MMCV leaves unset arguments to torch; hyrun's presets start from the seed's values
         for name in SEED_PRESETS.get(type_name, {}):
             if name not in spec and defaults.get(name) != "???":
@@ -53,29 +61,29 @@ def convert_optimizer(cfg: dict[str, Any], out: Experiment) -> None:
         for name, value in spec.items():
             out.set(f"optimizer.{name}", value)
         out.choose("optimizer", option)
-        out.note("optimizer.type", f"{type_name!r} is not a torch.optim optimizer: selects optimizer={option}, the "
+        out.note(f"{source}.type", f"{type_name!r} is not a torch.optim optimizer: selects optimizer={option}, the "
                                    f"option that @register('optimizer') makes of your class {type_name} ported to "
                                    f"hyrun; its module must be imported before composing (custom_imports=[...] on "
                                    f"the command line, or an entry point)")
     if paramwise:
-        _convert_paramwise(paramwise, out)
-    if constructor not in (None, DEFAULT_CONSTRUCTOR):
+        _convert_paramwise(paramwise, f"{prefix}paramwise_cfg" if prefix else "optimizer.paramwise_cfg", out)
+    if constructor not in (None, *DEFAULT_CONSTRUCTORS):
         out.set("optimizer.constructor", snake_case(constructor))
-        out.note("optimizer.constructor", f"{constructor!r} selects the constructor registered as "
+        out.note(f"{prefix}constructor" if prefix else "optimizer.constructor", f"{constructor!r} selects the constructor registered as "
                                           f"{snake_case(constructor)!r} (@register('optimizer_constructor')): "
                                           f"port it to hyrun and import it")
 
 
-def _convert_paramwise(paramwise: Any, out: Experiment) -> None:
+def _convert_paramwise(paramwise: Any, source: str, out: Experiment) -> None:
     if not isinstance(paramwise, dict):
-        out.skip("optimizer.paramwise_cfg", paramwise, "not a dict")
+        out.skip(source, paramwise, "not a dict")
         return
     known = {f.name for f in dataclasses.fields(ParamwiseConfig)}
     for name, value in paramwise.items():
         if name in known:
             out.set(f"optimizer.paramwise_cfg.{name}", value)
         else:
-            out.skip(f"optimizer.paramwise_cfg.{name}", value,
+            out.skip(f"{source}.{name}", value,
                      _PARAMWISE_WHY_NOT.get(name, f"not a paramwise_cfg key hyrun has ({', '.join(sorted(known))})"))
 
 

@@ -16,7 +16,8 @@ from hyrun.convert.experiment import Experiment, Interpolation, ReportItem, mmcv
 # the groups of hyrun's primary defaults list, in its order
 GROUPS = ("optimizer", "optimizer_config", "lr_config", "momentum_config", "workflow", "hooks", "logger")
 # the order of the settings in the file: the primary config's, then anything else
-KEY_ORDER = ("optimizer", "optimizer_config", "lr_config", "momentum_config", "workflow", "runner", "hooks",
+KEY_ORDER = ("optimizer", "optimizer_config", "lr_config", "momentum_config", "param_scheduler", "auto_scale_lr",
+             "workflow", "runner", "hooks",
              "custom_hooks", "logger", "log_config", "checkpoint_config", "evaluation", "custom_imports", "seed",
              "deterministic", "resume", "load_from", "work_dir")
 
@@ -24,7 +25,7 @@ KEY_ORDER = ("optimizer", "optimizer_config", "lr_config", "momentum_config", "w
 def render(experiment: Experiment, source: str, name: str) -> str:
     """The experiment file: header, defaults list, values, and the report as comments."""
     lines = ["# @package _global_",
-             f"# Converted by hyrun-convert from {source} (an MMCV 1.x config).",
+             f"# Converted by hyrun-convert from {source} (an {experiment.format} config).",
              f"# Run: python -m hyrun experiment={name}",
              "defaults:"]
     for group in GROUPS:
