@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from hyrun.checkpoint import latest_checkpoint, load_weights, resume
 from hyrun.config.schema import LoaderConfig, RunnerType, resolve_by_epoch
 from hyrun.data.loaders import build_loaders
-from hyrun.distributed import local_device, rank, world_size
+from hyrun.distributed import local_device, rank, restart_count, world_size
 from hyrun.hooks.base import Hook
 from hyrun.hooks.logger.train_record import TrainRecordHook
 from hyrun.hooks.progress import ProgressBarHook
@@ -60,6 +60,10 @@ def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger |
             resume(runner, resume_from)
         else:
             runner.logger.info("resume=auto: no checkpoint in %s, starting afresh", runner.work_dir / "checkpoints")
+            if restart_count():
+                runner.logger.warning("torchrun restarted the workers, but %s holds no checkpoint: give the job a "
+                                      "fixed dir (hydra.run.dir=outputs/NAME) to continue where it stopped",
+                                      runner.work_dir)
     if world_size() > 1:
         from hyrun.hooks.agree_on_stop import AgreeOnStopHook
         from hyrun.models.ddp import distributed_train_step

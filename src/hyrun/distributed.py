@@ -66,7 +66,12 @@ def process_group(timeout_s: float = 1800.0) -> Iterator[None]:
         yield
         return
     backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
-    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+    timeout = datetime.timedelta(seconds=timeout_s)
+    # torchrun keeps its store across restarts: without a prefix of its own, a restarted
+    # attempt may read the dead attempt's addresses and fail to connect
+    store, rank_, size = next(dist.rendezvous("env://", timeout=timeout))
+    store = dist.PrefixStore(f"hyrun/attempt_{restart_count()}", store)
+    dist.init_process_group(backend, store=store, rank=rank_, world_size=size, timeout=timeout)
     try:
         yield
     finally:
