@@ -61,9 +61,9 @@ def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger |
         else:
             runner.logger.info("resume=auto: no checkpoint in %s, starting afresh", runner.work_dir / "checkpoints")
             if restart_count():
-                runner.logger.warning("torchrun restarted the workers, but %s holds no checkpoint: give the job a "
-                                      "fixed dir (hydra.run.dir=outputs/NAME) to continue where it stopped",
-                                      runner.work_dir)
+                runner.logger.warning("torchrun restarted the workers and %s holds no checkpoint: starting afresh "
+                                      "(to continue where it stopped, a job needs a fixed hydra.run.dir and "
+                                      "checkpoints)", runner.work_dir)
     if world_size() > 1:
         from hyrun.hooks.agree_on_stop import AgreeOnStopHook
         from hyrun.models.ddp import distributed_train_step
