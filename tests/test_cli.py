@@ -1,4 +1,4 @@
-"""End to end through the command line (CONTRACTS C2, C3): ``python -m hyrun`` and ``hyrun``
+"""End to end through the command line (README, "A tour" and "What a run leaves"): ``python -m hyrun`` and ``hyrun``
 as a user runs them, and what a run leaves in its output directory.
 
 Training runs are tiny (synthetic data, an MLP, a few hundred samples); independent runs are

@@ -1,4 +1,4 @@
-"""CONTRACTS C4: a bad override, value or import stops the run before the first iteration,
+"""README, "Choosing and overriding": a bad override, value or import stops the run before the first iteration,
 with a non-zero exit status and a short message naming the key, the value given and what is
 allowed, and no Python traceback unless HYDRA_FULL_ERROR=1.
 

@@ -341,7 +341,7 @@ def test_a_user_metric_class_end_to_end_by_config(tmp_path):
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["best_Scripted_epoch_2.pth"]
 
 
-# -- the config's checks (CONTRACTS C4) ----------------------------------------------------
+# -- the config's checks (README, "Choosing and overriding") ----------------------------------------------------
 @pytest.mark.parametrize("overrides, key, words", [
     (["evaluation.metric=[accuracy,top0_accuracy]"], "evaluation.metric[1]",
      ["top0_accuracy", "accuracy, top3_accuracy, top5_accuracy, loss", "top{k}_accuracy"]),

@@ -1,5 +1,5 @@
 """The MLflow logger and sweep callback, end to end: what a run, a sweep and a failing store
-leave in MLflow, read back with MlflowClient (CONTRACTS C3; the tracking worker design in
+leave in MLflow, read back with MlflowClient (README, "TensorBoard and MLflow"; the tracking worker design in
 ``hyrun.tracking``).
 
 Each end-to-end test starts ``python -m hyrun`` (cwd = a temporary folder, so the default

@@ -106,7 +106,7 @@ def report(runner, logger: logging.Logger, metric: str | None, last: dict | None
 
 
 def validated(cfg: DictConfig) -> None:
-    """Stop with a short message (CONTRACTS C4) if the composed config is not valid."""
+    """Stop with a short message (README, "Choosing and overriding") if the composed config is not valid."""
     from hyrun.config.errors import ConfigError
     from hyrun.config.validate import validate
 

@@ -1,7 +1,7 @@
 """What hyrun reads off the command line before Hydra composes: the options named for
 multi-select groups (``hooks=[a,b]``; Hydra's own error for those names the bad option but
-not the valid ones, CONTRACTS C4), ``custom_imports``, whose registrations must be in
-place before composing, and the ``+`` of ``+experiment=NAME``."""
+not the valid ones, README "Choosing and overriding"), ``custom_imports``, whose registrations
+must be in place before composing, and the ``+`` of ``+experiment=NAME``."""
 from __future__ import annotations
 
 from collections.abc import Sequence

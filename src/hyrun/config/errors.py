@@ -1,4 +1,4 @@
-"""The one error a user sees for a bad config (CONTRACTS C4): key, value, what is allowed."""
+"""The one error a user sees for a bad config (README, "Choosing and overriding"): key, value, what is allowed."""
 from __future__ import annotations
 
 from typing import Any

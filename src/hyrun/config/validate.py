@@ -1,4 +1,4 @@
-"""Checks the composed config before anything is built (CONTRACTS C4).
+"""Checks the composed config before anything is built (README, "Choosing and overriding").
 
 Hydra and the structured schema already reject unknown keys, wrong types and unknown
 group options; this adds ranges, the workflow's shape, and that every module named by

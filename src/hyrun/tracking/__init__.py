@@ -34,8 +34,8 @@ _OVERRIDE_KEY = re.compile(r"^(?:\+\+|\+|~)?(?P<key>[^=]+)=(?P<value>.*)$", re.D
 
 
 def resolve_tracking_uri(uri: str | None, launch_dir: str | os.PathLike | None = None) -> str:
-    """``uri``, or ``sqlite:///<launch_dir>/mlflow.db`` when None (CONTRACTS C3). A relative
-    SQLite path is made absolute against ``launch_dir``, once, so that every job of a sweep
+    """``uri``, or ``sqlite:///<launch_dir>/mlflow.db`` when None (README, "TensorBoard and
+    MLflow"). A relative SQLite path is made absolute against ``launch_dir``, once, so that every job of a sweep
     (whatever its working directory) writes the same database."""
     base = Path(launch_dir) if launch_dir else Path.cwd()
     if not uri:
