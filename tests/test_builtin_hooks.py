@@ -490,23 +490,23 @@ def test_hook_options_compose_and_build_with_the_hooks_defaults():
     from omegaconf import OmegaConf
 
     from hyrun.cli import config_dir
-    from hyrun.config.hook_options import HOOK_OPTIONS
+    from hyrun.config.hook_options import BUILTIN_HOOKS, builtin_hook_schemas
     from hyrun.config.store import register_configs
     from hyrun.config.validate import validate
     from hyrun.hooks.priority import get_priority
 
     register_configs()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-        cfg = compose("config", overrides=[f"hooks=[{','.join(HOOK_OPTIONS)}]", "hooks.time_limit.max_seconds=60",
+        cfg = compose("config", overrides=[f"hooks=[{','.join(BUILTIN_HOOKS)}]", "hooks.time_limit.max_seconds=60",
                                            "hooks.ema.momentum=0.001"])
     validate(cfg)
-    assert list(cfg.hooks) == list(HOOK_OPTIONS)
+    assert list(cfg.hooks) == list(BUILTIN_HOOKS)
     for name, node in cfg.hooks.items():
         node = OmegaConf.to_container(node)
         priority = node.pop("priority")
         hook = instantiate(node)
         assert get_priority(priority) == type(hook).priority
-        schema = HOOK_OPTIONS[name]
+        schema = builtin_hook_schemas()[name]
         defaults = {k: p.default for k, p in inspect.signature(type(hook)).parameters.items()}
         fields = {k: v for k, v in OmegaConf.to_container(OmegaConf.structured(schema)).items()
                   if k not in ("_target_", "priority")}

@@ -247,7 +247,7 @@ def test_same_seed_same_losses_other_seed_other_losses(epoch_runs, read_metrics)
 
 
 # -- help and --cfg ------------------------------------------------------------------------------
-C2_OPTIONS = {
+DOCUMENTED_OPTIONS = {
     "model": {"digits_cnn", "mlp"},
     "data": {"digits", "synthetic"},
     "optimizer": {"sgd", "adam", "adamw", "rmsprop"},
@@ -275,14 +275,14 @@ def help_groups(tmp_path_factory, run_hyrun):
 
 
 def test_help_lists_the_groups(help_groups):
-    assert set(C2_OPTIONS) <= set(help_groups)
+    assert set(DOCUMENTED_OPTIONS) <= set(help_groups)
 
 
 @pytest.mark.parametrize("group", [
-    pytest.param(group, marks=pytest.mark.xfail(strict=True, reason=f"C2 names {group} options not registered yet"))
-    if group in NOT_YET else group for group in C2_OPTIONS])
+    pytest.param(group, marks=pytest.mark.xfail(strict=True, reason=f"README names {group} options not registered yet"))
+    if group in NOT_YET else group for group in DOCUMENTED_OPTIONS])
 def test_help_lists_the_options(help_groups, group):
-    assert C2_OPTIONS[group] <= help_groups[group], C2_OPTIONS[group] - help_groups[group]
+    assert DOCUMENTED_OPTIONS[group] <= help_groups[group], DOCUMENTED_OPTIONS[group] - help_groups[group]
 
 
 def test_help_lists_every_torch_optimizer(help_groups):

@@ -137,3 +137,19 @@ def test_amp_bf16_on_cpu_end_to_end(tmp_path):
     assert hook._autocast_args["dtype"] == torch.bfloat16 and hook.scaler is None
     accuracy = [r["accuracy"] for r in records if "accuracy" in r]
     assert accuracy[-1] > accuracy[0]  # it learns
+
+
+def test_storing_the_options_does_not_import_torch(tmp_path):
+    """--help and --cfg compose without torch (~2 s): the hooks' and loggers' options come from
+    their classes' signatures, the optimizers' from a cache of torch's (filled by the first run)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from hyrun.config.store import register_configs; register_configs(); "
+            "print(sorted(m for m in ('torch', 'mlflow', 'tensorboard') if m in sys.modules))")
+    env = {**__import__("os").environ, "XDG_CACHE_HOME": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+            for _ in range(2)]
+    assert all(run.returncode == 0 for run in runs), runs[-1].stderr
+    assert runs[0].stdout.strip() == "['torch']"  # reads torch's optimizers once, into the cache
+    assert runs[1].stdout.strip() == "[]"

@@ -86,7 +86,7 @@ def test_bad_input_stops_with_a_short_message(overrides, named, allowed, tmp_pat
     assert_stopped_before_training(proc, run_dir, overrides, named, allowed)
 
 
-@pytest.mark.xfail(strict=True, reason="C4 'what is allowed' for an unknown key: Hydra's message says "
+@pytest.mark.xfail(strict=True, reason="'what is allowed' for an unknown key: Hydra's message says "
                    "\"Key 'foo' not in 'SGDConfig'\" but does not list the node's keys")
 def test_unknown_key_lists_the_valid_keys(tmp_path, run_hyrun):
     run_dir = tmp_path / "run"

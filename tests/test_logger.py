@@ -1,4 +1,4 @@
-"""The text logger: when it writes (interval, by_epoch, ignore_last) and what (C3)."""
+"""The text logger: when it writes (interval, by_epoch, ignore_last) and what (README, "What a run leaves")."""
 from __future__ import annotations
 
 import json

@@ -111,3 +111,59 @@ def test_a_config_with_a_registered_optimizer_unpickles_in_a_fresh_process():
                             timeout=60)
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout.decode().split() == ["DictConfig", "2.5"]
+
+
+def compose_with(*overrides):
+    from hydra import compose, initialize_config_dir
+
+    import tests.plugins.custom_parts  # noqa: F401  (registers the parts)
+    from hyrun.cli import config_dir
+    from hyrun.config.store import register_configs
+
+    register_configs()
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def test_a_required_argument_is_an_error_only_when_its_hook_is_selected():
+    from hyrun.config.errors import ConfigError
+    from hyrun.config.validate import validate
+
+    validate(compose_with())  # registered, not selected: every other command works
+    with pytest.raises(ConfigError) as error:
+        validate(compose_with("hooks=[weight_norm_limit]"))
+    assert error.value.key == "hooks.weight_norm_limit.max_norm" and "required" in str(error.value)
+    cfg = compose_with("hooks=[weight_norm_limit]", "hooks.weight_norm_limit.max_norm=50")
+    validate(cfg)
+    assert cfg.hooks.weight_norm_limit.max_norm == 50.0 and cfg.hooks.weight_norm_limit.norm_type == 2.0
+
+
+def test_a_registered_optimizer_takes_the_optimizers_checks():
+    from hyrun.config.errors import ConfigError
+    from hyrun.config.validate import validate
+
+    with pytest.raises(ConfigError) as error:
+        validate(compose_with("optimizer=my_optimizer", "optimizer.lr=-0.5"))
+    assert (error.value.key, error.value.value) == ("optimizer.lr", -0.5)
+
+
+def test_a_registered_logger_is_an_option_of_the_logger_group():
+    cfg = compose_with("logger=[text,csv_logger]", "logger.csv_logger.filename=losses.csv")
+    assert list(cfg.logger) == ["text", "csv_logger"]
+    assert cfg.logger.csv_logger._target_ == "tests.plugins.custom_parts.CsvLogger"
+    assert cfg.logger.csv_logger.filename == "losses.csv" and list(cfg.logger.csv_logger.columns) == [
+        "mode", "epoch", "iter", "loss"]
+
+
+@pytest.mark.slow
+def test_a_registered_logger_gets_every_record(tmp_path):
+    import csv
+
+    evaluated = [arg for arg in FAST if arg != "evaluation=null"]
+    result = hyrun(tmp_path, "custom_imports=[tests.plugins.custom_parts]", "logger=[text,csv_logger]", *evaluated,
+                   "evaluation.metric=[loss]")
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "run" / "records.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    expected = [{k: str(r.get(k, "")) for k in ("mode", "epoch", "iter", "loss")} for r in lines(tmp_path)]
+    assert rows == expected and {row["mode"] for row in rows} == {"train", "val"}

@@ -582,3 +582,24 @@ def test_annealing_without_a_target_anneals_to_zero():
     progress = Progress(epoch=3, iter=30, max_epochs=4, max_iters=40, epoch_len=10)
     assert CosineAnnealingLr().regular(0.1, progress) == CosineAnnealingLr(min_lr=0.0).regular(0.1, progress)
     assert LinearAnnealingLr().regular(0.1, progress) == pytest.approx(0.1 * (1 - 3 / 4), rel=1e-12)
+
+
+def test_a_policy_with_a_required_field_is_an_error_only_when_selected(monkeypatch):
+    """A policy added without a preset for its required field: its option says ???, and only
+    a config that selects it fails, naming the field."""
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
+    from hyrun.config import schedules
+    from hyrun.optim import lr_policies
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class HalvingLr(lr_policies.FixedLr):
+        every: int
+
+    monkeypatch.setitem(lr_policies.LR_POLICIES, "halving", HalvingLr)
+    options = schedules.lr_schemas()
+    node = OmegaConf.structured(options["halving"])
+    assert OmegaConf.is_missing(node, "every") and sorted(OmegaConf.missing_keys(node)) == ["every"]
+    assert not OmegaConf.missing_keys(OmegaConf.structured(options["step"]))  # the preset's [7, 9]

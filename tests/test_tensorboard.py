@@ -210,8 +210,10 @@ def test_a_run_without_the_tensorboard_logger_never_imports_tensorboard(tmp_path
                                                "log_config.progress_bar=false"])
         runner = build_runner(cfg, {str(tmp_path)!r}, logging.getLogger("t"))
         runner.run([tuple(p) for p in cfg.workflow.phases])
+        # hyrun's own logger module is read for the logger group's option; what it imports
+        # when on (tensorboard, ~1.9 s with its protobufs) must stay out
         loaded = sorted(m for m in sys.modules if m == "tensorboard" or m.startswith(("tensorboard.",
-                        "torch.utils.tensorboard", "hyrun.hooks.logger.tensorboard")))
+                        "torch.utils.tensorboard")))
         assert not loaded, loaded
         print("ok")
     """)

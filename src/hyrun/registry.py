@@ -6,8 +6,11 @@
     class MyOptimizer(torch.optim.Optimizer):
         def __init__(self, params, a, b=1.0): ...
 
-    @register("hooks")               # hooks=[my_hook]
+    @register("hooks")               # hooks=[my_hook], fields from its signature
     class MyHook(hyrun.Hook): ...
+
+    @register("logger")              # logger=[text,my_logger]
+    class MyLogger(hyrun.LoggerHook): ...
 
     @register("optimizer_constructor")   # optimizer.constructor=my_constructor
     class MyConstructor: ...
@@ -25,7 +28,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T", bound=type)
 
-KINDS = ("optimizer", "optimizer_constructor", "hooks")
+KINDS = ("optimizer", "optimizer_constructor", "hooks", "logger")
 REGISTRY: dict[str, dict[str, type]] = {kind: {} for kind in KINDS}
 ENTRY_POINT_GROUP = "hyrun.plugins"
 
@@ -48,29 +51,24 @@ def register(kind: str, name: str | None = None) -> Callable[[T], T]:
     return add
 
 
-def target_path(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
 def _store(kind: str, option: str, cls: type) -> None:
     from hydra.core.config_store import ConfigStore
 
-    from hyrun.config.generate import config_class
-    from hyrun.config.optimizers import TYPES, signature_fields
+    from hyrun.config import hook_options
+    from hyrun.config.generate import TYPES, config_class, signature_fields
+    from hyrun.config.optimizers import FIELD_CHECKS
+    from hyrun.config.store import store_multi
 
-    fields = [(n, TYPES[t], d) for n, t, d in signature_fields(cls)]
+    cs = ConfigStore.instance()
     if kind == "optimizer":
-        node = config_class(f"{cls.__name__}Config", [("_target_", str, target_path(cls)), *fields],
-                            module=cls.__module__)
-        ConfigStore.instance().store(group="optimizer", name=option, node=node)
+        fields = [(n, TYPES[t], d) for n, t, d in signature_fields(cls)]
+        node = config_class(f"{cls.__name__}Config", [("_target_", str, hook_options.target_path(cls)), *fields],
+                            module=cls.__module__, checks=FIELD_CHECKS)
+        cs.store(group="optimizer", name=option, node=node)
     elif kind == "hooks":
-        from hyrun.config.store import store_multi
-
-        priority = getattr(cls, "priority", 50)
-        node = config_class(f"{cls.__name__}Config", [("_target_", str, target_path(cls)),
-                                                      ("priority", Any, getattr(priority, "name", priority)), *fields],
-                            module=cls.__module__)
-        store_multi(ConfigStore.instance(), "hooks", option, node)
+        store_multi(cs, "hooks", option, hook_options.hook_schema(cls, module=cls.__module__))
+    elif kind == "logger":
+        store_multi(cs, "logger", option, hook_options.logger_schema(cls, module=cls.__module__))
 
 
 def load_plugins() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from hyrun import Hook, register
+from hyrun import Hook, LoggerHook, register
 
 
 @register("optimizer")
@@ -47,6 +47,40 @@ class CountingHook(Hook):
         if self.every_n_iters(runner, self.every):
             self.count += 1
             runner.log_buffer.update({"counted": float(self.count)})
+
+
+@register("logger")
+class CsvLogger(LoggerHook):
+    """Writes each record as a CSV row of ``columns`` (empty where a record has none)."""
+
+    def __init__(self, filename: str = "records.csv", columns: tuple[str, ...] = ("mode", "epoch", "iter", "loss")):
+        self.filename, self.columns = filename, list(columns)
+        self._file = None
+
+    def before_run(self, runner):
+        import csv
+
+        self._file = open(runner.work_dir / self.filename, "w", newline="")
+        self._writer = csv.DictWriter(self._file, self.columns, extrasaction="ignore")
+        self._writer.writeheader()
+
+    def log(self, runner, record):
+        self._writer.writerow(record)
+
+    def after_run(self, runner):
+        self._file.close()
+
+
+@register("hooks")
+class WeightNormLimit(Hook):
+    """Stops the run once the weights' norm passes ``max_norm``: required, it has no sensible default."""
+
+    def __init__(self, max_norm: float, norm_type: float = 2.0):
+        self.max_norm, self.norm_type = max_norm, norm_type
+
+    def after_train_iter(self, runner):
+        norm = torch.nn.utils.get_total_norm(runner.model.parameters(), self.norm_type)
+        runner.should_stop = runner.should_stop or float(norm) > self.max_norm
 
 
 class SignalAt(Hook):

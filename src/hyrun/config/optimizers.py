@@ -6,13 +6,13 @@ not pay, so the fields are cached per torch version in the user's cache folder.
 from __future__ import annotations
 
 import importlib.metadata
-import inspect
 import json
 import os
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Optional
 
-from hyrun.config.generate import config_class
+from hyrun.config.checks import at_least
+from hyrun.config.generate import TYPES, config_class, signature_fields
 
 # Where the seed tutorial gives settings, the preset starts from them (it shows
 # SGD lr=0.02 momentum=0.9 weight_decay=1e-4 and Adam lr=3e-4 weight_decay=1e-4);
@@ -22,9 +22,9 @@ SEED_PRESETS: dict[str, dict[str, Any]] = {
     "Adam": {"lr": 0.0003, "weight_decay": 0.0001},
 }
 
-TYPES = {"bool": bool, "int": int, "float": float, "str": str, "any": Any,
-          "floats": List[float], "list": List[Any]}
-_CACHE_FORMAT = 1
+# checked wherever an optimizer has the field (betas: validate's own check)
+FIELD_CHECKS = {"lr": at_least(0), "weight_decay": at_least(0), "momentum": at_least(0), "eps": at_least(0)}
+_CACHE_FORMAT = 2  # of the cached signature_fields
 
 
 def optimizer_fields() -> dict[str, list[tuple[str, str, Any]]]:
@@ -61,21 +61,7 @@ def make_schema(class_name: str, fields: list[tuple[str, str, Any]], target: str
     spec = [("_target_", str, target)]
     spec += [(name, TYPES[type_name], preset.get(name, default)) for name, type_name, default in fields]
     spec += [("paramwise_cfg", ParamwiseConfig, ParamwiseConfig()), ("constructor", Optional[str], None)]
-    return config_class(f"{class_name}Config", spec)
-
-
-def signature_fields(cls: type) -> list[tuple[str, str, Any]]:
-    """The typed fields of a class's ``__init__`` (all but ``params``); a required argument is
-    ``???`` (missing until set)."""
-    fields = []
-    for name, param in inspect.signature(cls).parameters.items():
-        if name in ("self", "params") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        if param.default is param.empty:  # required: the config says ??? until it is set
-            fields.append((name, "any", "???"))
-            continue
-        fields.append((name, _type_name(param.annotation, param.default), _jsonable(param.default)))
-    return fields
+    return config_class(f"{class_name}Config", spec, checks=FIELD_CHECKS)
 
 
 def _read_signatures() -> dict[str, list[tuple[str, str, Any]]]:
@@ -86,37 +72,6 @@ def _read_signatures() -> dict[str, list[tuple[str, str, Any]]]:
         for name, cls in sorted(vars(torch.optim).items())
         if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) and cls is not torch.optim.Optimizer
     }
-
-
-def _type_name(annotation: Any, default: Any) -> str:
-    if isinstance(default, bool):
-        return "bool"
-    if isinstance(default, (int, float)):
-        # SGD's momentum=0 is a float knob; only fields annotated plainly `int` are ints
-        return "int" if annotation in (int, "int") else "float"
-    if isinstance(default, str):
-        return "str"
-    if isinstance(default, (tuple, list)):
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in default)
-        return "floats" if numeric else "list"
-    text = str(annotation)
-    if default is None and text.replace("typing.", "").startswith(("bool", "Optional[bool]")):
-        return "bool"
-    if default is None and text.startswith(("int", "Optional[int]")):
-        return "int"
-    if default is None and text.startswith(("float", "Optional[float]")):
-        return "float"
-    if default is None and text.startswith(("str", "Optional[str]")):
-        return "str"
-    return "any"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (bool, int, float, str, list)) or value is None:
-        return value
-    return None  # a default that a config cannot hold (a tensor): leave it to torch
 
 
 def _cache_file() -> Path | None:

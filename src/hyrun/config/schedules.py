@@ -6,13 +6,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
+from omegaconf import MISSING
+
 from hyrun.config.generate import annotation_type, config_class
 
 LR_HOOK = "hyrun.hooks.schedule.LrUpdaterHook"
 MOMENTUM_HOOK = "hyrun.hooks.schedule.MomentumUpdaterHook"
 
 # Values for the fields MMCV leaves without a default, so that every option runs as it is
-# with the default 10-epoch experiment (`lr_config=step` decays at epochs 7 and 9).
+# with the default 10-epoch experiment (`lr_config=step` decays at epochs 7 and 9). A policy's
+# required field without a preset is ??? in its option: an error only when it is selected.
 REQUIRED_PRESETS: dict[str, dict[str, Any]] = {
     "step": {"step": [7, 9]},
     "exp": {"gamma": 0.9},
@@ -47,6 +50,10 @@ def _schema(name: str, policy: type, target: str, warmup: list, kind: str) -> ty
         if field.name == "by_epoch":
             continue
         default = preset.get(field.name, field.default)
+        if default is dataclasses.MISSING and field.default_factory is not dataclasses.MISSING:
+            default = field.default_factory()
+        if default is dataclasses.MISSING:  # required: an error when this policy is selected without it
+            default = MISSING
         spec.append((field.name, annotation_type(str(field.type)), default))
     spec += warmup
     title = "".join(part.title() for part in name.split("_"))

@@ -12,6 +12,9 @@ from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING
 
+from hyrun.config.checks import above, at_least, checked, one_of, within
+from hyrun.direction import RULES
+
 
 class RunnerType(Enum):
     epoch = "epoch"
@@ -21,14 +24,14 @@ class RunnerType(Enum):
 @dataclass
 class RunnerConfig:
     type: RunnerType = RunnerType.epoch
-    max_epochs: Optional[int] = 10  # the epoch runner's length (training epochs)
-    max_iters: Optional[int] = None  # the iter runner's length (training iterations)
+    max_epochs: Optional[int] = checked(10, at_least(1))  # the epoch runner's length (training epochs)
+    max_iters: Optional[int] = checked(None, at_least(1))  # the iter runner's length (training iterations)
     # Short epochs for debugging (the debug group), in batches: the loaders are cut, so every
     # count (epoch length, the epoch runner's max_iters, schedules, progress bar) agrees.
-    limit_train_batches: Optional[int] = None  # a training epoch: its first N batches
-    limit_val_batches: Optional[int] = None  # a val pass (workflow phase or evaluation): its first N
+    limit_train_batches: Optional[int] = checked(None, at_least(1))  # a training epoch: its first N batches
+    limit_val_batches: Optional[int] = checked(None, at_least(1))  # a val pass (workflow phase or evaluation): its first N
     # the first N training batches, replayed every epoch and evaluated on (can the model learn?)
-    overfit_batches: Optional[int] = None
+    overfit_batches: Optional[int] = checked(None, at_least(1))
 
 
 def resolve_by_epoch(given: Optional[bool], runner_by_epoch: bool, own_default: Optional[bool] = True) -> Optional[bool]:
@@ -53,8 +56,8 @@ class WorkflowConfig:
 class LoaderConfig:
     """How the datasets of any data option are batched; the other fields build the datasets."""
 
-    batch_size: int = 32
-    num_workers: int = 0
+    batch_size: int = checked(32, at_least(1))
+    num_workers: int = checked(0, at_least(0))
     drop_last: bool = False
     pin_memory: bool = False
 
@@ -62,17 +65,17 @@ class LoaderConfig:
 @dataclass
 class DigitsDataConfig(LoaderConfig):
     _target_: str = "hyrun.data.digits.digits"
-    val_fraction: float = 0.2
+    val_fraction: float = checked(0.2, within(0.0, 1.0))
     split_seed: int = 0
 
 
 @dataclass
 class SyntheticDataConfig(LoaderConfig):
     _target_: str = "hyrun.data.synthetic.synthetic"
-    num_samples: int = 1024
-    in_features: int = 32
-    num_classes: int = 10
-    num_val_samples: int = 256
+    num_samples: int = checked(1024, at_least(1))
+    in_features: int = checked(32, at_least(1))
+    num_classes: int = checked(10, at_least(2))
+    num_val_samples: int = checked(256, at_least(1))
     seed: int = 0
 
 
@@ -117,9 +120,9 @@ class ClipType(Enum):
 @dataclass
 class GradClipConfig:
     type: ClipType = ClipType.norm
-    max_norm: float = 35.0
+    max_norm: float = checked(35.0, above(0))
     norm_type: float = 2.0
-    clip_value: float = 1.0
+    clip_value: float = checked(1.0, above(0))
 
 
 @dataclass
@@ -132,7 +135,7 @@ class AmpConfig:
 class OptimizerHookConfig:
     _target_: str = "hyrun.hooks.optimizer.OptimizerHook"
     grad_clip: Optional[GradClipConfig] = None
-    cumulative_iters: int = 1  # accumulate the gradients of this many iterations per step
+    cumulative_iters: int = checked(1, at_least(1))  # accumulate the gradients of this many iterations per step
     amp: Optional[AmpConfig] = None
     detect_anomalous_params: bool = False
 
@@ -149,22 +152,22 @@ class AutoScaleLrConfig:
 @dataclass
 class CheckpointConfig:
     _target_: str = "hyrun.hooks.checkpoint.CheckpointHook"
-    interval: int = 1
+    interval: int = checked(1, at_least(1))
     by_epoch: Optional[bool] = None  # None: as the runner counts (epochs, or iterations for type=iter)
     save_optimizer: bool = True
     max_keep_ckpts: int = -1
     save_last: bool = True
     out_dir: Optional[str] = None
-    topk: int = 0  # also keep the best topk evaluated weights: top_<metric>_epoch_N.pth
+    topk: int = checked(0, at_least(0))  # also keep the best topk evaluated weights: top_<metric>_epoch_N.pth
     topk_metric: str = "accuracy"
-    rule: Optional[str] = None  # greater | less; inferred from topk_metric when unset
+    rule: Optional[str] = checked(None, one_of(RULES))  # inferred from topk_metric when unset
 
 
 @dataclass
 class LogConfig:
     """Shared by every logger of the ``logger`` group."""
 
-    interval: int = 10
+    interval: int = checked(10, at_least(1))
     by_epoch: Optional[bool] = None  # None: as the runner counts
     ignore_last: bool = True
     progress_bar: Optional[bool] = None  # None: on when the console is a terminal
@@ -174,38 +177,16 @@ class LogConfig:
 class EvaluationConfig:
     _target_: str = "hyrun.hooks.evaluation.EvalHook"
     _recursive_: bool = False  # a metric's {_target_: ...} is built by the hook, not by Hydra
-    interval: int = 1
-    start: Optional[int] = None
+    interval: int = checked(1, at_least(1))
+    start: Optional[int] = checked(None, at_least(0))
     by_epoch: Optional[bool] = None  # None: as the runner counts
     # a name (accuracy, top{k}_accuracy, loss) or {_target_: pkg.fn_or_class, name: key, **kwargs},
     # or a list of those; Any (not List[Any]) so that a bare evaluation.metric=loss works too
     metric: Any = field(default_factory=lambda: ["accuracy"])
     save_best: Optional[str] = None  # a metric name, or "auto" for the first metric
-    rule: Optional[str] = None  # greater | less; inferred from the metric name when unset
+    rule: Optional[str] = checked(None, one_of(RULES))  # inferred from the metric name when unset
     greater_keys: Optional[List[str]] = None  # None: MMCV's defaults (acc, top, AR@, auc, ...)
     less_keys: Optional[List[str]] = None  # None: MMCV's default (loss)
-
-
-@dataclass
-class TextLoggerConfig:
-    _target_: str = "hyrun.hooks.logger.text.TextLoggerHook"
-
-
-@dataclass
-class TensorboardLoggerConfig:
-    _target_: str = "hyrun.hooks.logger.tensorboard.TensorboardLoggerHook"
-    log_dir: Optional[str] = None  # default: <output dir>/tensorboard
-
-
-@dataclass
-class MlflowLoggerConfig:
-    _target_: str = "hyrun.hooks.logger.mlflow.MlflowLoggerHook"
-    tracking_uri: Optional[str] = None  # default: sqlite:///<launch folder>/mlflow.db (absolute)
-    experiment_name: Optional[str] = None  # default: the Hydra job name
-    run_name: Optional[str] = None  # default: the job's overrides (a sweep's child) or the job name
-    tags: Dict[str, str] = field(default_factory=dict)
-    log_model: bool = False
-    log_system_metrics: bool = False
 
 
 @dataclass

@@ -9,7 +9,7 @@ from hydra.core.config_store import ConfigStore
 
 from hyrun.config import schema
 from hyrun.config.optimizers import optimizer_schemas
-from hyrun.config.hook_options import HOOK_OPTIONS
+from hyrun.config.hook_options import builtin_hook_schemas, builtin_logger_schemas
 from hyrun.config.schedules import lr_schemas, momentum_schemas
 
 # The groups whose options several may be selected at once (hooks=[a,b]); an option's
@@ -39,11 +39,10 @@ def register_configs() -> None:
     for name, momentum_schema in momentum_schemas().items():
         cs.store(group="momentum_config", name=name, node=momentum_schema)
 
-    for name, hook_schema in HOOK_OPTIONS.items():
+    for name, hook_schema in builtin_hook_schemas().items():
         store_multi(cs, "hooks", name, hook_schema)
-    store_multi(cs, "logger", "text", schema.TextLoggerConfig)
-    store_multi(cs, "logger", "tensorboard", schema.TensorboardLoggerConfig)
-    store_multi(cs, "logger", "mlflow", schema.MlflowLoggerConfig)
+    for name, logger_schema in builtin_logger_schemas().items():
+        store_multi(cs, "logger", name, logger_schema)
 
 
 def store_multi(cs: ConfigStore, group: str, name: str, node: object) -> None:

@@ -1,17 +1,19 @@
 """Checks the composed config before anything is built (README, "Choosing and overriding").
 
 Hydra and the structured schema already reject unknown keys, wrong types and unknown
-group options; this adds ranges, the workflow's shape, and that every module named by
+group options; this adds the checks the schema's fields carry (``hyrun.config.checks``), the
+checks that span fields, the workflow's shape, and that every module named by
 ``custom_imports`` or a ``_target_`` imports.
 """
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from hyrun.config.checks import check_fields
 from hyrun.config.errors import ConfigError
 from hyrun.config.schema import resolve_by_epoch
 from hyrun.optim.param_groups import BETAS, MOMENTUM
@@ -19,47 +21,6 @@ from hyrun.records import RECORD_HEADER
 from hyrun.hooks.priority import Priority, get_priority
 
 PHASES = ("train", "val")
-RULES = ("greater", "less")
-
-
-def at_least(low: float) -> tuple[Callable[[Any], bool], str]:
-    return (lambda v: v >= low), f"a number >= {low}"
-
-
-def above(low: float) -> tuple[Callable[[Any], bool], str]:
-    return (lambda v: v > low), f"a number > {low}"
-
-
-def within(low: float, high: float) -> tuple[Callable[[Any], bool], str]:
-    return (lambda v: low <= v < high), f"a number in [{low}, {high})"
-
-
-RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "runner.max_epochs": at_least(1),
-    "runner.max_iters": at_least(1),
-    "runner.limit_train_batches": at_least(1),
-    "runner.limit_val_batches": at_least(1),
-    "runner.overfit_batches": at_least(1),
-    "log_config.interval": at_least(1),
-    "checkpoint_config.interval": at_least(1),
-    "checkpoint_config.topk": at_least(0),
-    "evaluation.interval": at_least(1),
-    "evaluation.start": at_least(0),
-    "data.batch_size": at_least(1),
-    "data.num_workers": at_least(0),
-    "data.num_samples": at_least(1),
-    "data.num_val_samples": at_least(1),
-    "data.in_features": at_least(1),
-    "data.num_classes": at_least(2),
-    "data.val_fraction": within(0.0, 1.0),
-    "optimizer.lr": at_least(0),
-    "optimizer.weight_decay": at_least(0),
-    "optimizer.momentum": at_least(0),
-    "optimizer.eps": at_least(0),
-    "optimizer_config.grad_clip.max_norm": above(0),
-    "optimizer_config.grad_clip.clip_value": above(0),
-    "optimizer_config.cumulative_iters": at_least(1),
-}
 
 
 def validate(cfg: DictConfig) -> None:
@@ -67,10 +28,8 @@ def validate(cfg: DictConfig) -> None:
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(missing[0], "???", "a value: it is required")
-    for key, (ok, allowed) in RANGES.items():
-        value = OmegaConf.select(cfg, key, default=None)
-        if value is not None and isinstance(value, (int, float)) and not ok(value):
-            raise ConfigError(key, value, allowed)
+    for key, value, allowed in check_fields(cfg):
+        raise ConfigError(key, value, allowed)
     _check_runner(cfg)
     _check_workflow(cfg.workflow.phases)
     _check_betas(cfg)
@@ -188,8 +147,6 @@ def _check_topk(cfg: DictConfig) -> None:
     if checkpoint.topk_metric not in evaluated:
         raise ConfigError("checkpoint_config.topk_metric", checkpoint.topk_metric,
                           "one of the evaluated metrics: " + (", ".join(map(str, evaluated)) or "none (evaluation=null)"))
-    if checkpoint.rule is not None and checkpoint.rule not in RULES:
-        raise ConfigError("checkpoint_config.rule", checkpoint.rule, "greater or less")
 
 
 def _check_amp(cfg: DictConfig) -> None:
@@ -293,8 +250,6 @@ def _check_evaluation(cfg: DictConfig) -> None:
     if evaluation.save_best not in (None, "auto", *names):
         raise ConfigError("evaluation.save_best", evaluation.save_best,
                           "auto or one of the evaluated metrics: " + ", ".join(names))
-    if evaluation.rule is not None and evaluation.rule not in RULES:
-        raise ConfigError("evaluation.rule", evaluation.rule, "greater or less")
     if evaluation.save_best is not None and evaluation.rule is None:
         key = next(iter(names)) if evaluation.save_best == "auto" else evaluation.save_best
         try:

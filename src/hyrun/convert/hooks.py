@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from hyrun.config.hook_options import HOOK_OPTIONS
+from hyrun.config.hook_options import builtin_hook_schemas
 from hyrun.convert.experiment import Experiment, Interpolation
 from hyrun.registry import snake_case
 
@@ -75,7 +75,7 @@ def carry_custom_hook(key: str, hook: Any, selected: list[str], out: Experiment)
     args = {k: v for k, v in hook.items() if k != "type"}
     if kind == "ProfilerHook":
         args = _profiler_args(args, key, out)
-    fields = [f.name for f in dataclasses.fields(HOOK_OPTIONS[option]) if f.name != "_target_"]
+    fields = [f.name for f in dataclasses.fields(builtin_hook_schemas()[option]) if f.name != "_target_"]
     for name, value in args.items():
         if name in fields:
             out.set(f"hooks.{option}.{name}", value)

@@ -41,13 +41,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from hyrun.hooks.base import Hook
 from hyrun.hooks.priority import Order
-from hyrun.models.wrappers import unwrap_model
 
 if TYPE_CHECKING:
+    import torch
+
     from hyrun.runner.base import Runner
 
 STATE_KEY = "EMAHook"
@@ -83,6 +82,8 @@ class EMAHook(Hook):
     # -- set-up ------------------------------------------------------------------------
     def before_run(self, runner: Runner) -> None:
         """Register the buffers (clones of the parameters) unless a resume already did."""
+        from hyrun.models.wrappers import unwrap_model
+
         model = unwrap_model(runner.model)
         params, buffers = [], []
         for name, param in model.named_parameters():
@@ -94,16 +95,17 @@ class EMAHook(Hook):
         self._params, self._buffers = params, buffers
 
     # -- each iteration ----------------------------------------------------------------
-    @torch.no_grad()
     def after_train_iter(self, runner: Runner) -> None:
         step = runner.iter
         if step % self.interval or not self._buffers:
             return
         denominator = self.warm_up + step
         momentum = min(self.momentum, (1 + step) / denominator) if denominator else self.momentum
-        # two fused multi-tensor kernels instead of two per parameter
-        torch._foreach_mul_(self._buffers, 1 - momentum)
-        torch._foreach_add_(self._buffers, self._params, alpha=momentum)
+        import torch
+
+        with torch.no_grad():  # two fused multi-tensor kernels instead of two per parameter
+            torch._foreach_mul_(self._buffers, 1 - momentum)
+            torch._foreach_add_(self._buffers, self._params, alpha=momentum)
 
     # -- the swap ----------------------------------------------------------------------
     def before_train_epoch(self, runner: Runner) -> None:
@@ -119,23 +121,26 @@ class EMAHook(Hook):
             self._swap()
             runner.logger.info("EMAHook: the run ends with the EMA weights (the live ones are in the ema_* buffers)")
 
-    @torch.no_grad()
     def _swap(self) -> None:
-        for param, buffer in zip(self._params, self._buffers):
-            live = param.detach().clone()
-            param.copy_(buffer)
-            buffer.copy_(live)
+        import torch
+
+        with torch.no_grad():
+            for param, buffer in zip(self._params, self._buffers):
+                live = param.detach().clone()
+                param.copy_(buffer)
+                buffer.copy_(live)
         self.swapped = not self.swapped
 
     # -- checkpoints -------------------------------------------------------------------
     def before_save_checkpoint(self, runner: Runner, checkpoint: dict[str, Any]) -> None:
         checkpoint.setdefault("hooks", {})[STATE_KEY] = {"swapped": self.swapped}
 
-    @torch.no_grad()
     def after_load_checkpoint(self, runner: Runner, checkpoint: dict[str, Any]) -> None:
         """Take the ``ema_*`` entries of the checkpoint's ``state_dict`` into the buffers,
         registering them first when the model does not have them yet (a resume before the
         run: a fresh model has no EMA buffers until ``before_run``)."""
+        from hyrun.models.wrappers import unwrap_model
+
         state_dict = checkpoint.get("state_dict", {})
         model = unwrap_model(runner.model)
         found = False

@@ -1,8 +1,6 @@
 """Release cached accelerator memory (MMCV's EmptyCacheHook)."""
 from __future__ import annotations
 
-import torch
-
 from hyrun.hooks.base import Hook
 
 
@@ -24,5 +22,7 @@ class EmptyCacheHook(Hook):
 
 
 def _empty_cache() -> None:
+    import torch
+
     if torch.cuda.is_available():
         torch.cuda.empty_cache()

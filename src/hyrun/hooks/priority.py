@@ -23,38 +23,49 @@ class Priority(IntEnum):
     LOWEST = 100
 
 
+class Place(int):
+    """A place in ``Order``: an int that knows its name, so a hook's config and the hook table
+    say ``GUARD_STEP`` rather than 30."""
+
+    name: str
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        # the first class it is set in names it: Order, not a hook's ``priority = Order.X``
+        self.__dict__.setdefault("name", name)
+
+
 class Order:
     """The built-in hooks' places (ints), from first to last in every stage. Some share a
     number: their relative order does not matter."""
 
     #: lr and param schedules write the values this iteration's step uses (MMCV: VERY_HIGH)
-    SCHEDULE = Priority.VERY_HIGH
+    SCHEDULE = Place(Priority.VERY_HIGH)
     #: momentum schedules, after the lr's (MMCV: HIGH)
-    MOMENTUM_SCHEDULE = Priority.HIGH
+    MOMENTUM_SCHEDULE = Place(Priority.HIGH)
     #: looks at the loss after the forward, before the optimizer's backward and step
-    GUARD_STEP = Priority.HIGH
+    GUARD_STEP = Place(Priority.HIGH)
     #: backward, clipping, the optimizer step (MMCV: ABOVE_NORMAL)
-    OPTIMIZER_STEP = Priority.ABOVE_NORMAL
+    OPTIMIZER_STEP = Place(Priority.ABOVE_NORMAL)
     #: after the step: buffers agreed across processes before anything copies or saves them
-    SYNC_BUFFERS = Priority.ABOVE_NORMAL + 8
+    SYNC_BUFFERS = Place(Priority.ABOVE_NORMAL + 8)
     #: after the step and the buffer sync: the averaged weights follow the new ones, and are
     #: swapped in before evaluation and checkpoints read the model
-    AVERAGE_WEIGHTS = Priority.ABOVE_NORMAL + 9
+    AVERAGE_WEIGHTS = Place(Priority.ABOVE_NORMAL + 9)
     #: the iteration's time, measured after its step, before the train record that carries it
-    MEASURE_TIME = Priority.LOW - 2
+    MEASURE_TIME = Place(Priority.LOW - 2)
     #: the train record of a log interval, after the time is measured and before evaluation
     #: publishes (so a record file reads train, then val, for the same iteration)
-    PUBLISH_TRAIN_RECORD = Priority.LOW - 1
+    PUBLISH_TRAIN_RECORD = Place(Priority.LOW - 1)
     #: evaluation publishes its val record (MMCV: LOW)
-    EVALUATE = Priority.LOW
+    EVALUATE = Place(Priority.LOW)
     #: after evaluation and what acts on its record (early stopping, best and top-k files),
     #: so that a checkpoint holds their state and a resumed run continues exactly
     #: (MMCV saves first, at NORMAL, and a resumed run then repeats that evaluation)
-    CHECKPOINT = Priority.LOW + 15
+    CHECKPOINT = Place(Priority.LOW + 15)
     #: loggers and the progress bar, after the checkpoint of the same stage
-    LOG = Priority.VERY_LOW
+    LOG = Place(Priority.VERY_LOW)
     #: once every hook of a stage has had its say: under DDP the ranks agree on a stop
-    AGREE_ON_STOP = Priority.LOWEST
+    AGREE_ON_STOP = Place(Priority.LOWEST)
 
 
 ORDER_NAMES: dict[str, int] = {name: int(value) for name, value in vars(Order).items() if name.isupper()}
@@ -77,7 +88,10 @@ def get_priority(priority: int | str | Priority) -> int:
 
 
 def priority_name(priority: int) -> str:
-    """The name of a priority for the hook table: Priority's, else Order's, else ''."""
+    """The name of a priority for configs and the hook table: a ``Place``'s own, else
+    Priority's, else the first of Order's with that number, else ''."""
+    if isinstance(priority, Place):
+        return priority.name
     if priority in Priority._value2member_map_:
         return Priority(priority).name
     return next((name for name, value in ORDER_NAMES.items() if value == priority), "")

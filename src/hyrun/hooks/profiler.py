@@ -24,13 +24,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
-from torch.profiler import ProfilerActivity, profile, schedule
-
 from hyrun.hooks.base import Hook
 from hyrun.hooks.priority import Priority
 
 if TYPE_CHECKING:
+    from torch.profiler import profile
+
     from hyrun.runner.base import Runner
 
 
@@ -52,6 +51,9 @@ class ProfilerHook(Hook):
         self._profiler: profile | None = None
 
     def before_run(self, runner: Runner) -> None:
+        import torch
+        from torch.profiler import ProfilerActivity, profile, schedule
+
         self.traces = []
         folder = Path(runner.work_dir) / "profiler"
         folder.mkdir(parents=True, exist_ok=True)

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import torch
-from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
-
 from hyrun.hooks.base import Hook
 from hyrun.hooks.priority import Order
-from hyrun.models.wrappers import unwrap_model
 
 if TYPE_CHECKING:
+    import torch
+
     from hyrun.runner.base import Runner
 
 
@@ -36,18 +34,23 @@ class SyncBuffersHook(Hook):
     def after_train_epoch(self, runner: Runner) -> None:
         world_size = _world_size()
         if world_size > 1:
+            from hyrun.models.wrappers import unwrap_model
+
             allreduce_buffers(list(unwrap_model(runner.model).buffers()), world_size)
 
 
 def _world_size() -> int:
-    dist = torch.distributed
+    import torch.distributed as dist
+
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
-@torch.no_grad()
 def allreduce_buffers(buffers: list[torch.Tensor], world_size: int) -> None:
     """Replace each buffer by its mean over the processes (floor of it for integers), one
     all-reduce per (device, dtype) group."""
+    import torch
+    from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
     groups: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
     for buffer in buffers:
         if buffer.dtype != torch.bool and buffer.numel():
