@@ -177,14 +177,15 @@ class LogConfig:
 class EvaluationConfig:
     _target_: str = "hyrun.hooks.evaluation.EvalHook"
     _recursive_: bool = False  # a metric's {_target_: ...} is built by the hook, not by Hydra
-    interval: int = checked(1, at_least(1))
-    start: Optional[int] = checked(None, at_least(0))
+    # checked by building the hook (EvalHook), as its save_best and rule are
+    interval: int = 1
+    start: Optional[int] = None
     by_epoch: Optional[bool] = None  # None: as the runner counts
     # a name (accuracy, top{k}_accuracy, loss) or {_target_: pkg.fn_or_class, name: key, **kwargs},
     # or a list of those; Any (not List[Any]) so that a bare evaluation.metric=loss works too
     metric: Any = field(default_factory=lambda: ["accuracy"])
     save_best: Optional[str] = None  # a metric name, or "auto" for the first metric
-    rule: Optional[str] = checked(None, one_of(RULES))  # inferred from the metric name when unset
+    rule: Optional[str] = None  # greater | less; inferred from the metric name when unset
     greater_keys: Optional[List[str]] = None  # None: MMCV's defaults (acc, top, AR@, auc, ...)
     less_keys: Optional[List[str]] = None  # None: MMCV's default (loss)
 

@@ -212,7 +212,6 @@ def _check_evaluation(cfg: DictConfig) -> None:
     evaluation = cfg.evaluation
     if evaluation is None:
         return
-    from hyrun.direction import infer_rule
     from hyrun.metrics import NAME_KEY, TARGET_KEY, VALID, is_builtin, locate, metric_name
 
     spec = _plain(evaluation.metric)
@@ -247,17 +246,11 @@ def _check_evaluation(cfg: DictConfig) -> None:
         if name in RECORD_HEADER or name == "best_checkpoint" or name.startswith("best_"):
             raise ConfigError(key, entry, f"a name other than {name!r}: the val record uses it")
         names[name] = key
-    if evaluation.save_best not in (None, "auto", *names):
-        raise ConfigError("evaluation.save_best", evaluation.save_best,
-                          "auto or one of the evaluated metrics: " + ", ".join(names))
-    if evaluation.save_best is not None and evaluation.rule is None:
-        key = next(iter(names)) if evaluation.save_best == "auto" else evaluation.save_best
-        try:
-            infer_rule(key, _plain(evaluation.greater_keys), _plain(evaluation.less_keys))
-        except ValueError:
-            raise ConfigError("evaluation.rule", None,
-                              f"greater or less: it cannot be inferred from the name {key!r} "
-                              f"(no greater_keys or less_keys in it)") from None
+    # the hook's own checks, by building it: interval, start, rule, save_best and the rule it infers
+    arguments = {k: v for k, v in OmegaConf.to_container(evaluation, resolve=True).items()
+                 if k not in ("_target_", "_recursive_")}
+    arguments["by_epoch"] = resolve_by_epoch(evaluation.by_epoch, cfg.runner.type.name == "epoch")
+    locate(evaluation._target_)(**arguments)
 
 
 def _check_hooks(cfg: DictConfig) -> None:

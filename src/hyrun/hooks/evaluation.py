@@ -42,6 +42,7 @@ from typing import Any
 import torch
 
 from hyrun.checkpoint import runner_state, save_atomic
+from hyrun.config.errors import ConfigError
 from hyrun.distributed import broadcast_buffers, gather_strided, is_main
 from hyrun.hooks.base import Hook
 from hyrun.direction import RULES, infer_rule, is_better, worst
@@ -55,22 +56,30 @@ class EvalHook(Hook):
                  metric: Any = "accuracy", save_best: str | None = None, rule: str | None = None,
                  greater_keys: Sequence[str] | None = None, less_keys: Sequence[str] | None = None,
                  phase: str = "val") -> None:
-        if interval <= 0:
-            raise ValueError(f"evaluation.interval must be a positive number, got {interval}")
+        # ConfigError (a ValueError) names the config key: validation builds this hook
+        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+            raise ConfigError("evaluation.interval", interval, "an int >= 1")
         if start is not None and start < 0:
-            raise ValueError(f"evaluation.start must be >= 0, got {start}")
+            raise ConfigError("evaluation.start", start, "a number >= 0 or null")
         if not isinstance(by_epoch, bool):
             raise TypeError(f"evaluation.by_epoch must be a bool, got {by_epoch!r}")
         if rule is not None and rule not in RULES:
-            raise ValueError(f"evaluation.rule must be greater, less or None, got {rule!r}")
+            raise ConfigError("evaluation.rule", rule, "greater or less")
         self.interval, self.start, self.by_epoch, self.phase = interval, start, by_epoch, phase
         self.metrics = build_metrics(metric)
         if save_best is not None and save_best != "auto" and save_best not in self.metrics:
-            raise ValueError(f"evaluation.save_best must be auto or one of {', '.join(self.metrics)}, "
-                             f"got {save_best!r}")
+            raise ConfigError("evaluation.save_best", save_best,
+                              "auto or one of the evaluated metrics: " + ", ".join(self.metrics))
         # MMCV's key_indicator: 'auto' is the first key of the results, known here up front
         self.save_best = next(iter(self.metrics)) if save_best == "auto" else save_best
-        self.rule = (rule or infer_rule(self.save_best, greater_keys, less_keys)) if self.save_best else rule
+        self.rule = rule
+        if self.save_best and rule is None:
+            try:
+                self.rule = infer_rule(self.save_best, greater_keys, less_keys)
+            except ValueError:
+                raise ConfigError("evaluation.rule", None,
+                                  f"greater or less (cannot infer the rule from the name {self.save_best!r}: "
+                                  f"no greater_keys or less_keys in it)") from None
         self.best_score: float | None = None
         self.best_path: Path | None = None
         self._initial = True  # MMCV's initial_flag
