@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import hyrun_env
+
 # 200 samples in batches of 32: ceil(200 / 32) = 7 iterations per epoch, 14 in two epochs
 TRAIN = ("data=synthetic", "model=mlp", "runner.max_epochs=2", "data.num_samples=200", "data.batch_size=32",
          "log_config.interval=3")
@@ -342,3 +344,18 @@ def test_multirun(tmp_path, run_hyrun, read_metrics):
                 assert line["momentum"] == momentum
         assert (job_dir / "checkpoints" / "epoch_1.pth").is_file()
         assert "Final val accuracy" in (job_dir / "hyrun.log").read_text()
+
+
+@pytest.mark.slow
+def test_the_quick_exit_lets_atexit_handlers_and_working_threads_finish(tmp_path, run_hyrun):
+    """hyrun ends without the interpreter's teardown (hyrun.fast_exit), but only after what a
+    user's code still has to do."""
+    run_dir = tmp_path / "run"
+    proc = ok(run_hyrun("data=synthetic", "model=mlp", "data.num_samples=32", "runner.max_epochs=1",
+                        "evaluation=null", "checkpoint_config=null", "custom_imports=[tests.plugins.exit_parts]",
+                        "+custom_hooks.late._target_=tests.plugins.exit_parts.LateWriter", f"hydra.run.dir={run_dir}",
+                        cwd=tmp_path, env=hyrun_env(PYTHONPATH=str(Path(__file__).resolve().parents[1]))))
+    assert proc.returncode == 0
+    assert (tmp_path / "atexit.txt").read_text() == "ran"
+    assert (run_dir / "late.txt").read_text() == "written"
+    assert "Done: 1 epochs" in (run_dir / "hyrun.log").read_text()  # the log flushed before leaving

@@ -143,8 +143,14 @@ def prepare() -> None:
 
 
 def main() -> None:
-    prepare()
-    run()
+    from hyrun.fast_exit import exit_now
+
+    try:
+        prepare()
+        run()
+    except SystemExit as stop:
+        exit_now(stop.code)
+    exit_now(0)
 
 
 def _exit_with(problem: str) -> None:
