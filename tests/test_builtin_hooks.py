@@ -368,6 +368,26 @@ def test_nan_guard_stop_names_epoch_and_iteration(tmp_path, value):
     assert all(torch.isfinite(p).all() for p in runner.model.parameters())  # raised before the step
 
 
+@pytest.mark.parametrize("at, found", [(5, 6), (4, 4), (6, 6)])
+def test_nan_guard_every_n_steps_names_the_first_bad_step_where_it_checks(tmp_path, at, found):
+    """interval=2 over 3-iteration epochs: checks after iterations 2, 4, 6 and each epoch's end
+    (3, 6); the first non-finite loss is named, and where it was found."""
+    torch.manual_seed(0)
+    runner = nan_runner(tmp_path, NanAt(at=at), optimizer_hook=True)
+    runner.register_hook(NanGuardHook(interval=2))
+    epoch, inner = (at - 1) // 3 + 1, (at - 1) % 3 + 1
+    with pytest.raises(FloatingPointError, match=rf"The loss is nan at epoch {epoch}, iter {at} \(iteration {inner} "
+                                                 rf"of the epoch\), found at iter {found}: the guard checks every 2"):
+        runner.run([("train", 1)])
+    assert runner.iter == found - 1  # stopped in the step it checked
+
+
+@pytest.mark.parametrize("action, interval", [("skip", 2), ("stop", 0)])
+def test_nan_guard_refuses_an_interval_it_cannot_keep(action, interval):
+    with pytest.raises(ValueError, match="interval"):
+        NanGuardHook(action, interval=interval)
+
+
 def test_nan_guard_skip_marks_the_step_warns_and_counts(tmp_path, caplog):
     torch.manual_seed(0)
     runner = nan_runner(tmp_path, NanAt(at=2))

@@ -25,7 +25,6 @@ MMCV_HOOKS = {
 _HOOK_WHY_NOT = {
     "resume_from": "resume the run instead (resume=...): EMA averages are in hyrun's checkpoints",
     "distributed": "hyrun syncs buffers whenever torch.distributed is initialised",
-    "interval": "hyrun checks the loss every iteration",
 }
 _PROFILER_SCHEDULE = ("wait", "warmup", "active", "repeat")
 LOGGERS = {"TextLoggerHook": "text", "TensorboardLoggerHook": "tensorboard", "MlflowLoggerHook": "mlflow"}
