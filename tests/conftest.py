@@ -1,8 +1,10 @@
 """Fixtures for tests that drive hyrun through its command line (``python -m hyrun``)."""
 from __future__ import annotations
 
+import functools
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -15,8 +17,11 @@ TIMEOUT_S = 180
 
 
 def hyrun_env(**extra: str) -> dict[str, str]:
-    """The environment of a user's shell: no HYDRA_FULL_ERROR unless asked for."""
+    """The environment of a user's shell: no HYDRA_FULL_ERROR unless asked for. A PYTHONPATH
+    given goes in front of the shell's own (which may name the hyrun under test)."""
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    if "PYTHONPATH" in extra and env.get("PYTHONPATH"):
+        extra = {**extra, "PYTHONPATH": os.pathsep.join([extra["PYTHONPATH"], env["PYTHONPATH"]])}
     env.update(extra)
     return env
 
@@ -26,10 +31,14 @@ def _command(args: Sequence[str], program: Sequence[str] | None) -> list[str]:
 
 
 def run_hyrun(*args: object, cwd: str | Path, env: dict[str, str] | None = None,
-              program: Sequence[str] | None = None) -> subprocess.CompletedProcess:
-    """``python -m hyrun ARGS`` (or ``program ARGS``) in ``cwd``; output captured as text."""
+              program: Sequence[str] | None = None, file_size_limit: int | None = None) -> subprocess.CompletedProcess:
+    """``python -m hyrun ARGS`` (or ``program ARGS``) in ``cwd``; output captured as text.
+    ``file_size_limit``: the bytes a file written by it (and its children) may have
+    (RLIMIT_FSIZE: a write past it fails with EFBIG, as on a full disk)."""
+    limit = None if file_size_limit is None else functools.partial(
+        resource.setrlimit, resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
     return subprocess.run(_command(args, program), cwd=cwd, env=env or hyrun_env(), capture_output=True,
-                          text=True, timeout=TIMEOUT_S)
+                          text=True, timeout=TIMEOUT_S, preexec_fn=limit)
 
 
 def run_hyrun_many(arg_lists: Sequence[Sequence[object]], cwd: str | Path) -> list[subprocess.CompletedProcess]:

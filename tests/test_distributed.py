@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from hyrun.checkpoint import EXIT_SAVE_FAILED
 from hyrun.data.loaders import EpochSeededSampler
 
 from .conftest import hyrun_env, read_metrics, run_hyrun
@@ -22,9 +23,10 @@ EVAL = ["evaluation.metric=[accuracy,{_target_:tests.plugins.custom_parts.seen_s
 TIMING = ("time", "data_time")
 
 
-def hyrun(cwd: Path, *args: str, processes: int = 1):
+def hyrun(cwd: Path, *args: str, processes: int = 1, file_size_limit: int | None = None):
     env = hyrun_env(PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    return run_hyrun(*RUN, *args, cwd=cwd, env=env, program=TORCHRUN if processes == 2 else None)
+    return run_hyrun(*RUN, *args, cwd=cwd, env=env, program=TORCHRUN if processes == 2 else None,
+                     file_size_limit=file_size_limit)
 
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:
@@ -120,3 +122,20 @@ def test_a_rank_preempted_mid_epoch_stops_every_rank_and_resume_continues_exactl
     after_stop = [r for r in without_timings(read_metrics(tmp_path / "run")) if r["iter"] > 41]
     assert after_stop == [r for r in without_timings(read_metrics(tmp_path / "straight")) if r["iter"] > 41]
     assert json.loads((tmp_path / "run/finished.json").read_text())["iter"] == 64
+
+
+@pytest.mark.slow
+def test_a_checkpoint_rank_0_cannot_write_stops_every_rank(tmp_path):
+    """Rank 0's save of iteration 10 is refused (over a file-size limit): both ranks stop
+    after that iteration, none waits in an all-reduce, both exit with EXIT_SAVE_FAILED."""
+    ballast = ["+custom_hooks.ballast._target_=tests.plugins.checkpoint_parts.Ballast",
+               "+custom_hooks.ballast.megabytes=16", "+custom_hooks.ballast.from_iter=10"]
+    done = hyrun(tmp_path, "runner.max_epochs=1", "data.batch_size=16", "checkpoint_config.by_epoch=false",
+                 "checkpoint_config.interval=5", *ballast, "hydra.run.dir=run", processes=2,
+                 file_size_limit=8 * 2**20)
+    assert done.returncode != 0
+    assert f"exitcode  : {EXIT_SAVE_FAILED}" in done.stderr, done.stderr[-3000:]
+    path = tmp_path / "run/checkpoints/iter_10.pth"
+    assert done.stdout.count(f"checkpoint save failed: {path}: [Errno 27] File too large") == 1
+    assert "Stopped at iter 10: rank 0 could not save a checkpoint" in done.stdout + done.stderr
+    assert torch.load(tmp_path / "run/checkpoints/latest.pth", weights_only=True)["meta"]["iter"] == 5

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from tests import helpers
+from tests.conftest import hyrun_env
 
 ROOT = Path(__file__).resolve().parents[1]
 # the default experiment's model (dropout and BatchNorm: random numbers and buffers matter)
@@ -74,8 +75,7 @@ def test_schedules_continue_after_a_stop(tmp_path, stop_at):
 
 
 def hyrun(cwd, *args):
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    env["PYTHONPATH"], env["OMP_NUM_THREADS"] = str(ROOT), "1"
+    env = hyrun_env(PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     return subprocess.run([sys.executable, "-m", "hyrun", *RUN, *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=180)
 

@@ -29,10 +29,17 @@ def config_dir() -> str:
 def run(cfg: DictConfig) -> float | None:
     """One job: returns the last evaluated value of the first metric (for sweepers)."""
     validated(cfg)
+    from hyrun.checkpoint import EXIT_SAVE_FAILED, CheckpointSaveError
     from hyrun.distributed import process_group
 
-    with process_group():  # a no-op unless a launcher started several processes
-        return train(cfg)
+    try:
+        with process_group():  # a no-op unless a launcher started several processes
+            return train(cfg)
+    except CheckpointSaveError as error:  # disk full, a file-size limit: one line, not a traceback
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        logging.getLogger("hyrun").error("checkpoint save failed: %s", error)
+        sys.exit(EXIT_SAVE_FAILED)
 
 
 def train(cfg: DictConfig) -> float | None:
@@ -66,6 +73,11 @@ def train(cfg: DictConfig) -> float | None:
 
     with stop_on_signals(runner, agree=world_size() > 1):
         runner.run([tuple(phase) for phase in cfg.workflow.phases])
+    from hyrun.checkpoint import EXIT_SAVE_FAILED, SAVE_FAILED
+
+    if runner.stop_reason == SAVE_FAILED:  # under DDP, a rank that does not write: rank 0 says why
+        logger.error("Stopped at iter %d: rank 0 could not save a checkpoint", runner.iter)
+        sys.exit(EXIT_SAVE_FAILED)
     if preempted(runner):
         logger.warning("Stopped by %s at epoch %d, iter %d; resume=auto continues from %s", runner.stop_reason,
                        runner.epoch + 1, runner.iter, runner.work_dir / "checkpoints" / "latest.pth")

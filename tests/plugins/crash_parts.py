@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 from hyrun import Hook
@@ -10,9 +11,11 @@ from hyrun import Hook
 
 class KillOnce(Hook):
     """SIGKILL this process after training iteration ``at_iter`` (``stage=after_train_iter``),
-    or while the checkpoint of iteration ``at_iter`` is being taken (``stage=save``); only
-    on rank ``rank`` and only while ``marker`` does not exist (it is made just before), so
-    the resumed run or the restarted attempt trains on."""
+    while the checkpoint of iteration ``at_iter`` is being taken (``stage=save``), or while
+    its file is being written in the background (``stage=writing``, with
+    ``checkpoint_config.async_save``: once its temp file has bytes); only on rank ``rank`` and
+    only while ``marker`` does not exist (it is made just before, and says what was killed),
+    so the resumed run or the restarted attempt trains on."""
 
     priority = "LOWEST"
 
@@ -21,11 +24,27 @@ class KillOnce(Hook):
 
     def _maybe_die(self, runner, finished: int) -> None:
         if finished == self.at_iter and int(os.environ.get("RANK", "0")) == self.rank and not self.marker.exists():
-            self.marker.write_text("killed\n")
+            what = self._wait_for_the_write(runner) if self.stage == "writing" else "killed"
+            self.marker.write_text(what + "\n")
             os.kill(os.getpid(), signal.SIGKILL)
 
+    def _wait_for_the_write(self, runner, timeout_s: float = 30.0) -> str:
+        """Until the checkpoint of ``at_iter`` is partly written (this hook runs after the
+        checkpoint hook has handed it to its writer)."""
+        folder = runner.work_dir / "checkpoints"
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for tmp in folder.glob(f".iter_{self.at_iter}.pth.tmp*"):
+                try:
+                    if tmp.stat().st_size > 0:
+                        return f"killed while writing {tmp.name}"
+                except FileNotFoundError:  # renamed just now: the write was done
+                    pass
+            time.sleep(0.001)
+        return "killed, the write was not seen"
+
     def after_train_iter(self, runner) -> None:
-        if self.stage == "after_train_iter":
+        if self.stage in ("after_train_iter", "writing"):
             self._maybe_die(runner, runner.iter + 1)
 
     def before_save_checkpoint(self, runner, checkpoint) -> None:

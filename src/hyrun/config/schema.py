@@ -161,6 +161,9 @@ class CheckpointConfig:
     topk: int = checked(0, at_least(0))  # also keep the best topk evaluated weights: top_<metric>_epoch_N.pth
     topk_metric: str = "accuracy"
     rule: Optional[str] = checked(None, one_of(RULES))  # inferred from topk_metric when unset
+    # write periodic checkpoints and latest.pth in the background: training waits only for a
+    # host copy of the state (README, "Stopping and resuming")
+    async_save: bool = False
 
 
 @dataclass

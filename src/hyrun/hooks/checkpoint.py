@@ -4,14 +4,19 @@ and ``checkpoints/latest.pth``; with ``topk``, the best ``topk`` evaluated weigh
 
 It stands at ``Order.CHECKPOINT``, after evaluation and the hooks that act on its record, so
 a checkpoint holds their state and a resumed run continues exactly (MMCV saves first, at
-NORMAL). Only rank 0 writes (``main_process_only``)."""
+NORMAL). Only rank 0 writes (``main_process_only``).
+
+With ``async_save`` the periodic saves (and ``latest.pth``) are written in the background
+(``hyrun.checkpoint_writer``); top-k files are written at once. A checkpoint that cannot be
+written stops the run (``SaveGuard``); nothing more is saved, and ``after_run`` raises its
+``CheckpointSaveError``."""
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Any
 
-from hyrun.checkpoint import link_atomic, remove_stale_temp_files, runner_state, save_atomic
+from hyrun.checkpoint import SaveGuard, link_atomic, remove_stale_temp_files, runner_state, save_atomic
+from hyrun.checkpoint_writer import make_writer
 from hyrun.direction import GREATER, infer_rule, is_better
 from hyrun.hooks.base import Hook
 from hyrun.hooks.priority import Order
@@ -24,7 +29,8 @@ class CheckpointHook(Hook):
 
     def __init__(self, interval: int = 1, by_epoch: bool = True, save_optimizer: bool = True,
                  max_keep_ckpts: int = -1, save_last: bool = True, out_dir: str | None = None,
-                 topk: int = 0, topk_metric: str = "accuracy", rule: str | None = None) -> None:
+                 topk: int = 0, topk_metric: str = "accuracy", rule: str | None = None,
+                 async_save: bool = False) -> None:
         self.interval = interval
         self.by_epoch = by_epoch
         self.save_optimizer = save_optimizer
@@ -35,11 +41,14 @@ class CheckpointHook(Hook):
         self.topk, self.topk_metric = topk, topk_metric
         self.rule = rule or (infer_rule(topk_metric) if topk else None)
         self.top: list[tuple[float, str]] = []
+        self.async_save = async_save
 
     def before_run(self, runner) -> None:
         self.folder = Path(self.out_dir) if self.out_dir else runner.work_dir / "checkpoints"
         self._saved_at: int | None = runner.iter if runner.iter else None
         remove_stale_temp_files(self.folder)
+        self.writer = make_writer(self.async_save)
+        self.guard = SaveGuard()
 
     def stages(self) -> list[str]:
         idle = {"after_train_iter" if self.by_epoch else "after_train_epoch"}
@@ -49,9 +58,14 @@ class CheckpointHook(Hook):
 
     def after_run(self, runner) -> None:
         """A run stopped early (a signal, a time limit, early stopping) saves where it is,
-        mid-epoch too, so that ``resume=auto`` continues exactly."""
-        if runner.should_stop and self._saved_at != runner.iter:
-            self.save(runner, f"iter_{runner.iter}.pth", epoch=runner.epoch, iter=runner.iter)
+        mid-epoch too, so that ``resume=auto`` continues exactly. Then every save is awaited:
+        the run ends with its checkpoints on disk, or raises the error of one that failed."""
+        try:
+            if runner.should_stop and not self.guard.failed(runner) and self._saved_at != runner.iter:
+                self.save(runner, f"iter_{runner.iter}.pth", epoch=runner.epoch, iter=runner.iter)
+        finally:
+            self.guard.write(runner, self.writer.close)
+        self.guard.raise_error()
 
     def after_train_epoch(self, runner) -> None:
         if self.by_epoch and (self.every_n_epochs(runner, self.interval)
@@ -66,13 +80,21 @@ class CheckpointHook(Hook):
             self.save(runner, f"iter_{runner.iter + 1}.pth", epoch=runner.epoch + last_of_epoch, iter=runner.iter + 1)
 
     def save(self, runner, filename: str, *, epoch: int, iter: int) -> Path:
-        state = runner_state(runner, epoch=epoch, iter=iter, save_optimizer=self.save_optimizer)
         path = self.folder / filename
-        save_atomic(state, path)
-        link_atomic(path, self.folder / "latest.pth")
-        runner.logger.info(f"Saved checkpoint {path}")
+        if self.guard.failed(runner):
+            return path  # the run is stopping: the disk said no already
+        state = runner_state(runner, epoch=epoch, iter=iter, save_optimizer=self.save_optimizer)
+        logger = runner.logger
+        # what max_keep_ckpts drops, counted now, removed once this checkpoint is on disk
+        unit, current = ("epoch", runner.epoch + 1) if self.by_epoch else ("iter", runner.iter + 1)
+
+        def saved() -> None:
+            link_atomic(path, self.folder / "latest.pth")
+            logger.info(f"Saved checkpoint {path}")
+            self._remove_old(unit, current)
+
+        self.guard.write(runner, lambda: self.writer.save(state, path, then=saved))
         self._saved_at = iter
-        self._remove_old(runner)
         return path
 
     def after_record(self, runner, record: dict[str, Any]) -> None:
@@ -85,7 +107,11 @@ class CheckpointHook(Hook):
         path = self.folder / f"top_{self.topk_metric}_epoch_{record['epoch']}.pth"
         if not self.by_epoch:
             path = self.folder / f"top_{self.topk_metric}_iter_{record['iter']}.pth"
-        save_atomic(runner_state(runner, epoch=runner.epoch, iter=runner.iter, save_optimizer=False), path)
+        if self.guard.failed(runner):
+            return
+        state = runner_state(runner, epoch=runner.epoch, iter=runner.iter, save_optimizer=False)
+        if not self.guard.write(runner, lambda: save_atomic(state, path)):
+            return
         self.top.append((score, str(path)))
         self.top.sort(key=lambda item: item[0], reverse=self.rule == GREATER)
         for _, dropped in self.top[self.topk:]:
@@ -103,10 +129,9 @@ class CheckpointHook(Hook):
         if state:
             self.top = [(score, path) for score, path in state["top"]]
 
-    def _remove_old(self, runner) -> None:
+    def _remove_old(self, unit: str, current: int) -> None:
         if self.max_keep_ckpts <= 0:
             return
-        unit, current = ("epoch", runner.epoch + 1) if self.by_epoch else ("iter", runner.iter + 1)
         step = self.interval
         for old in range(current - self.max_keep_ckpts * step, 0, -step):
             path = self.folder / f"{unit}_{old}.pth"

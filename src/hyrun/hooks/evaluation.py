@@ -41,7 +41,7 @@ from typing import Any
 
 import torch
 
-from hyrun.checkpoint import runner_state, save_atomic
+from hyrun.checkpoint import SaveGuard, runner_state, save_atomic
 from hyrun.config.errors import ConfigError
 from hyrun.distributed import broadcast_buffers, gather_strided, is_main
 from hyrun.hooks.base import Hook
@@ -83,6 +83,7 @@ class EvalHook(Hook):
         self.best_score: float | None = None
         self.best_path: Path | None = None
         self._initial = True  # MMCV's initial_flag
+        self.guard = SaveGuard()  # a best checkpoint that cannot be written stops the run
 
     def stages(self) -> list[str]:
         unit = "epoch" if self.by_epoch else "iter"  # idle per-iteration calls cost ~0.3 us each
@@ -175,9 +176,11 @@ class EvalHook(Hook):
         old = self.best_path
         self.best_score, self.best_path = score, folder / name
         runner.meta.setdefault("hook_msgs", {}).update(best_score=score, best_ckpt=str(self.best_path))
-        if not is_main():
+        if not is_main() or self.guard.failed(runner):
             return
-        save_atomic(runner_state(runner, epoch=epoch, iter=iter), self.best_path)
+        state = runner_state(runner, epoch=epoch, iter=iter)
+        if not self.guard.write(runner, lambda: save_atomic(state, self.best_path)):
+            return
         if old is not None and old != self.best_path:  # MMCV: os.remove(best_ckpt_path) if it is a file
             old.unlink(missing_ok=True)
         # and any best file left over by a run resumed from a checkpoint older than it
@@ -186,6 +189,9 @@ class EvalHook(Hook):
                 path.unlink(missing_ok=True)
         runner.logger.info(f"Now best checkpoint is saved as {name}.")
         runner.logger.info(f"Best {self.save_best} is {score:0.4f} at {done} {unit}.")
+
+    def after_run(self, runner) -> None:
+        self.guard.raise_error()
 
     # -- checkpoints -----------------------------------------------------------------
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:

@@ -143,6 +143,22 @@ class Runner:
                 lines.append(f"  ({hook.priority:<3d} {name:<12s}) {type(hook).__name__}")
         return "\n".join(lines)
 
+    def _end_run(self) -> None:
+        """``after_run``, the hooks' clean-up: each hook's runs even when an earlier one raised
+        (a checkpoint that could not be written), so loggers still close their files and runs;
+        the first error is raised after them."""
+        first: Exception | None = None
+        for method in self._dispatch["after_run"]:
+            try:
+                method(self)
+            except Exception as error:
+                if first is not None:
+                    self.logger.error("%s.after_run failed too: %s: %s", type(method.__self__).__name__,
+                                      type(error).__name__, error)
+                first = first or error
+        if first is not None:
+            raise first
+
     # -- what hooks read and write -----------------------------------------------------
     def current_lr(self) -> list[float]:
         if self.optimizer is None:

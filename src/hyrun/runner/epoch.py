@@ -21,7 +21,7 @@ class EpochBasedRunner(Runner):
                     if self.should_stop or (phase == "train" and self.epoch >= self.max_epochs):
                         break
                     getattr(self, phase)()
-        self.call_hook("after_run")
+        self._end_run()
 
     def train(self) -> None:
         self.model.train()

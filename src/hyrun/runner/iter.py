@@ -33,7 +33,7 @@ class IterBasedRunner(Runner):
                     self.val(iters)
         if self._train_batches is not None and not self.should_stop:
             self._end_train_epoch()  # a stopped run leaves its epoch open, for a resume to finish
-        self.call_hook("after_run")
+        self._end_run()
 
     def train(self, iters: int) -> None:
         self.model.train()

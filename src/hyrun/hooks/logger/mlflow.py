@@ -232,10 +232,13 @@ class MlflowLoggerHook(LoggerHook):
             self._send_model(runner)
         status = "FINISHED"
         try:
+            from hyrun.checkpoint import SAVE_FAILED
             from hyrun.preemption import preempted
 
             if preempted(runner):
                 status = "KILLED"
+            elif runner.stop_reason == SAVE_FAILED:  # the run stops with an error (exit 74)
+                status = "FAILED"
         except Exception:  # noqa: BLE001
             pass
         timeout = end_timeout()
