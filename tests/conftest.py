@@ -15,8 +15,14 @@ TIMEOUT_S = 180
 
 
 def hyrun_env(**extra: str) -> dict[str, str]:
-    """The environment of a user's shell: no HYDRA_FULL_ERROR unless asked for."""
+    """The environment of a user's shell: no HYDRA_FULL_ERROR unless asked for. A PYTHONPATH
+    given comes first, then the one the tests run with (which may name the checkout under
+    test ahead of an installed hyrun), so the subprocess imports the same hyrun as the tests."""
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    if "PYTHONPATH" in extra:
+        given = extra["PYTHONPATH"].split(os.pathsep)
+        inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p not in given]
+        extra = {**extra, "PYTHONPATH": os.pathsep.join(given + inherited)}
     env.update(extra)
     return env
 
