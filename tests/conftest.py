@@ -61,6 +61,17 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory) -> Path:
+    """An empty MLflow SQLite store made once (MLflow takes seconds to create one), copied where
+    a test's runs do not need to exercise the creation."""
+    from mlflow.tracking import MlflowClient
+
+    folder = tmp_path_factory.mktemp("store")
+    MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
+    return folder / "mlflow.db"
+
+
 @pytest.fixture(name="run_hyrun", scope="session")
 def _run_hyrun_fixture():
     return run_hyrun

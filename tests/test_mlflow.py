@@ -88,16 +88,6 @@ def only_run_dir(root: Path) -> Path:
     return metrics.parent
 
 
-@pytest.fixture(scope="module")
-def empty_store(tmp_path_factory) -> Path:
-    """An empty SQLite store made once (MLflow takes seconds to create one), copied where a
-    test's runs do not need to exercise the creation."""
-    folder = tmp_path_factory.mktemp("store")
-    store = client(f"sqlite:///{folder / 'mlflow.db'}")
-    store.search_experiments()
-    return folder / "mlflow.db"
-
-
 # -- pieces, in process ---------------------------------------------------------------------
 def test_config_becomes_dotted_params_never_cut():
     from hyrun.tracking.params import TOO_LONG, chunks, flatten_params, safe_key

@@ -1,11 +1,13 @@
 """The tracking worker's parts on their own (``hyrun.tracking``): the store's batches and how
 it finds the entries MLflow rejects, against a real SQLite store read back with MlflowClient;
 the retry schedule; the metric queue; the summary and the settings through the protocol;
-the CPU pacing's arithmetic."""
+the CPU pacing's arithmetic; a job continuing an earlier attempt's run (README, "Stopping
+and resuming"), fed in process."""
 from __future__ import annotations
 
 import io
 import json
+import shutil
 import time
 
 import pytest
@@ -18,8 +20,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy i
 
 
 @pytest.fixture(scope="module")
-def sqlite_uri(tmp_path_factory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('store') / 'mlflow.db'}"
+def sqlite_uri(tmp_path_factory, empty_store) -> str:
+    path = tmp_path_factory.mktemp("parts") / "mlflow.db"
+    shutil.copy(empty_store, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
@@ -190,3 +194,110 @@ def test_pacing_sleeps_off_the_cpu_time_spent_past_the_share():
     spin(0.03)
     budget.pace()  # returns at once, however far ahead
     assert budget.ahead() > 0
+
+
+# -- continuing an earlier attempt's run -------------------------------------------------------------
+def test_params_the_run_has_are_kept_and_a_changed_value_is_a_tag():
+    from hyrun.tracking.continuation import resume_tags, split_params
+
+    stored = {"runner.max_epochs": "2", "optimizer.lr": "0.1", "resume": "null"}
+    params = [("runner.max_epochs", "3"), ("optimizer.lr", "0.1"), ("resume", "auto"), ("seed", "0")]
+    missing, changed = split_params(params, stored)
+    assert missing == [("seed", "0")] and changed == {"runner.max_epochs": ("2", "3")}
+    assert resume_tags(changed, {}, 10) == {"resumed.changed.runner.max_epochs": "2 -> 3", "resumed.at_iter": "10"}
+    assert resume_tags({}, {"resumed.at_iter": "10"}, 15) == {"resumed.at_iter": "10,15"}
+    assert resume_tags({}, {}, None) == {}  # a sweep's parent run resumes at no iteration
+
+
+def rows(first: int, last: int, scale: float = 1.0) -> dict:
+    return {"op": "records", "rows": [[time.time(), {"mode": "train", "epoch": 1, "iter": i, "loss": scale / i,
+                                                     "note": f"n{i}"}] for i in range(first, last + 1)]}
+
+
+def run_job(settings: WorkerSettings, *messages):
+    import queue
+
+    from hyrun.tracking.run_worker import RunJob
+
+    inbox: queue.Queue = queue.Queue()
+    for message in messages:
+        inbox.put(message)
+    out = io.StringIO()
+    summary = RunJob(settings, inbox, Events(out)).run()
+    return summary, [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_a_continued_run_skips_the_steps_the_store_has_and_logs_the_rest(sqlite_uri, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    run_path = tmp_path / "mlflow_run.json"
+    first = WorkerSettings(tracking_uri=sqlite_uri, experiment_name="continued", config={"runner": {"max_epochs": 2}},
+                           cwd=str(tmp_path), run_file=str(run_path))
+    killed, _ = run_job(first, rows(1, 7), None)  # end of file: the training process was killed
+    assert killed.status == "FAILED" and killed.metrics_logged == 7
+    assert json.loads(run_path.read_text())["run_id"] == killed.run_id
+
+    # resumed from the checkpoint of iteration 5: 6 and 7 come again (here with other values,
+    # to tell which attempt's are kept), the run's id from the run file
+    again = WorkerSettings(tracking_uri=sqlite_uri, experiment_name="continued", config={"runner": {"max_epochs": 3}},
+                           cwd=str(tmp_path), run_file=str(run_path), continue_run=True, resumed_at_iter=5)
+    summary, events = run_job(again, rows(6, 10, scale=2.0), {"op": "end", "status": "FINISHED", "timeout": 30})
+    assert summary.run_id == killed.run_id and summary.continued
+    assert (summary.metrics_received, summary.metrics_in_store, summary.metrics_logged) == (5, 2, 3)
+    assert summary.params_total == summary.params_logged == 1
+    assert events[0]["event"] == "started" and events[0]["continued"] is True
+    store = MlflowClient(sqlite_uri)
+    run = store.get_run(killed.run_id)
+    assert run.info.status == "FINISHED"
+    assert history(store, run.info.run_id, "train/loss") == [(i, 1.0 / i) for i in range(1, 8)] + [
+        (i, 2.0 / i) for i in range(8, 11)]
+    assert run.data.params == {"runner.max_epochs": "2"}
+    assert run.data.tags["resumed.changed.runner.max_epochs"] == "2 -> 3" and run.data.tags["train/note"] == "n10"
+    assert len(store.search_runs([run.info.experiment_id])) == 1
+
+
+def test_a_run_that_cannot_be_continued_is_made_anew(sqlite_uri, tmp_path):
+    settings = WorkerSettings(tracking_uri=sqlite_uri, experiment_name="anew", cwd=str(tmp_path), continue_run=True,
+                              run_id="0123456789abcdef0123456789abcdef")
+    summary, events = run_job(settings, rows(1, 2), {"op": "end", "status": "FINISHED", "timeout": 30})
+    assert summary.run_id not in (None, settings.run_id) and not summary.continued and summary.metrics_logged == 2
+    assert any("cannot be continued" in e.get("message", "") for e in events if e["event"] == "note")
+
+
+def test_the_earlier_attempts_worker_is_waited_for(sqlite_uri, tmp_path):
+    import subprocess
+    import threading
+
+    from mlflow.tracking import MlflowClient
+
+    earlier, _ = run_job(WorkerSettings(tracking_uri=sqlite_uri, experiment_name="waited", cwd=str(tmp_path)),
+                         rows(1, 3), None)
+    still_writing = subprocess.Popen(["sleep", "60"])  # stands for the earlier attempt's worker
+    settings = WorkerSettings(tracking_uri=sqlite_uri, experiment_name="waited", cwd=str(tmp_path), continue_run=True,
+                              run_id=earlier.run_id, predecessor={"pid": still_writing.pid})
+    done = {}
+    thread = threading.Thread(target=lambda: done.update(summary=run_job(
+        settings, rows(4, 5), {"op": "end", "status": "FINISHED", "timeout": 60})[0]))
+    try:
+        thread.start()
+        time.sleep(1.5)
+        assert MlflowClient(sqlite_uri).get_run(earlier.run_id).info.status == "FAILED"  # not touched yet
+    finally:
+        still_writing.kill()
+        still_writing.wait()
+    thread.join(60)
+    assert done["summary"].continued and done["summary"].metrics_logged == 2
+    assert MlflowClient(sqlite_uri).get_run(earlier.run_id).info.status == "FINISHED"
+
+
+def test_the_run_file_keeps_each_writers_fields(tmp_path):
+    from hyrun.tracking import run_file
+
+    path = tmp_path / run_file.FILENAME
+    run_file.claim(path, 111)
+    run_file.record(path, run_id="r1", experiment_id="1", tracking_uri="sqlite:///a.db")
+    run_file.claim(path, 222)  # the next attempt's worker
+    info = run_file.read(path)
+    assert (info["pid"], info["run_id"]) == (222, "r1")
+    assert run_file.recorded_run_id(path, "sqlite:///a.db") == "r1"
+    assert run_file.recorded_run_id(path, "sqlite:///other.db") is None  # a run of another store is not continued

@@ -14,7 +14,8 @@ The pieces:
   ``job`` (the loop and the steps of every worker), ``run_worker`` (a training run's job),
   ``sweep_worker`` (a sweep parent's job), ``store`` (the calls to MLflow: retries, batches,
   rejected entries), ``pacing`` (its CPU share while training runs), ``state_file`` (the
-  JSON files processes share).
+  JSON files processes share), ``continuation`` (continuing an earlier attempt's run),
+  ``run_file`` (``mlflow_run.json`` in a run's output dir: its run, for a resumed run).
 * ``hyrun.tracking.channel.WorkerChannel``: the training process's end of that pipe
   (non-blocking writes, the worker's events read back).
 * ``hyrun.tracking.callback.MlflowSweepCallback``: a Hydra callback that makes a sweep's

@@ -19,7 +19,10 @@ job's run after its overrides of the swept keys. Being a file in the sweep dir, 
 alike for jobs run in this process (the basic launcher), in other processes
 (``hydra/launcher=joblib``, ``submitit_local``) and on other machines (``submitit_slurm``,
 the sweep dir on a shared file system). At multirun end the parent run is ended (FINISHED);
-if this process dies first, its worker ends it as FAILED.
+if this process dies first, its worker ends it as FAILED. A sweep re-run with ``resume=auto``
+and the same sweep dir continues the parent run that file names (RUNNING again, FINISHED at
+the end), so the jobs it leaves alone and those it resumes (each continuing its own run,
+``hyrun.hooks.logger.mlflow``) stay under one parent.
 
 Cheap when MLflow is not selected: nothing but a look at the config (no mlflow import); the
 worker makes the parent in the background, so the jobs start at once.
@@ -37,7 +40,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from hyrun.tracking import DEFAULT_EXPERIMENT, WORKER_LOG, parent_file, resolve_tracking_uri
 from hyrun.tracking.protocol import SWEEP, end_message, last_summary
-from hyrun.tracking.state_file import read_json, write_json_atomic
+from hyrun.tracking.state_file import read_json, worker_of, write_json_atomic
 
 log = logging.getLogger("hyrun")
 
@@ -90,6 +93,10 @@ class MlflowSweepCallback(Callback):
         experiment = settings.get("experiment_name") or config.hydra.job.name or DEFAULT_EXPERIMENT
         path = parent_file(sweep_dir, launch_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
+        # a resumed sweep (resume=auto, the same sweep dir) continues the parent run it had
+        earlier = (read_json(path) or {}) if OmegaConf.select(config, "resume") else {}
+        same_store = earlier.get("tracking_uri") == uri and earlier.get("experiment_name") == experiment
+        continued = earlier.get("run_id") if same_store else None
         # host: the jobs on other machines (submitit on SLURM) cannot check the worker's pid
         info = {"status": "pending", "pid": None, "host": socket.gethostname(), "tracking_uri": uri,
                 "experiment_name": experiment, "swept_keys": keys, "sweep_dir": sweep_dir}
@@ -102,7 +109,9 @@ class MlflowSweepCallback(Callback):
                 "hyrun.swept_keys": ",".join(keys), **{str(k): str(v) for k, v in user_tags.items()}}
         settings = WorkerSettings(role=SWEEP, tracking_uri=uri, experiment_name=experiment,
                                   run_name=f"{config.hydra.job.name} sweep {sweep_dir}", tags=tags, config=None,
-                                  overrides=overrides, parent_file=str(path), system_metrics=False, cwd=launch_dir)
+                                  overrides=overrides, parent_file=str(path), system_metrics=False, cwd=launch_dir,
+                                  continue_run=continued is not None, run_id=continued,
+                                  predecessor=worker_of(earlier) if continued else None)
         self._channel = WorkerChannel(settings.to_message(), cwd=launch_dir, log_path=path.parent / WORKER_LOG)
         if not self._channel.ok:
             info["status"] = "failed"
@@ -112,8 +121,8 @@ class MlflowSweepCallback(Callback):
         current = read_json(path) or {}
         if current.get("status") == "pending":  # (the worker takes seconds to write anything itself)
             write_json_atomic(path, {**current, "pid": self._channel.proc.pid})
-        log.info("MLflow: making the sweep's parent run in %s, experiment %r (worker log %s)", uri, experiment,
-                 self._channel.log_path)
+        log.info("MLflow: %s the sweep's parent run in %s, experiment %r (worker log %s)",
+                 "continuing" if continued else "making", uri, experiment, self._channel.log_path)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         channel, self._channel = self._channel, None

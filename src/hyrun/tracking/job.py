@@ -1,8 +1,11 @@
 """A tracking worker's job: one MLflow run made, fed and ended, whichever role it has.
 
 The loop takes the starter's messages as they come, and in between does the work in order,
-each step retried until it succeeds (``hyrun.tracking.store``): the store, the experiment,
-the run, its tags, params (in calls of <= 100) and artifacts, then what the role adds
+each step retried until it succeeds (``hyrun.tracking.store``): when an earlier attempt's
+worker may still write to the run (``predecessor``), waiting until it is gone (at most
+``PREDECESSOR_WAIT_S``); the store, the experiment, the run (made, or the earlier attempt's
+continued: ``hyrun.tracking.continuation``), its tags, params (in calls of <= 100) and
+artifacts, then what the role adds
 (``RunJob``: metrics, the model; ``SweepParentJob``: the parent file), and at ``end`` the
 run's final status. The end has a deadline (the starter's timeout, less a second for the
 summary); the summary (``WorkerSummary``) says what was and was not logged.
@@ -15,14 +18,19 @@ import time
 import traceback
 from typing import Any
 
+from hyrun.tracking.continuation import ContinuedRun, open_run, resume_tags, split_params
 from hyrun.tracking.pacing import CpuBudget
 from hyrun.tracking.params import PARAMS_PER_CALL, chunks
 from hyrun.tracking.protocol import END, FAILING, MODEL, NOTE, RECORDS, RECOVERED, STARTED, Events, WorkerSummary
 from hyrun.tracking.settings import WorkerSettings, run_artifacts, run_params, run_tags
+from hyrun.tracking.state_file import worker_alive
 from hyrun.tracking.store import Retrying, Store, describe, is_permanent
 
 DEFAULT_END_TIMEOUT_S = 60.0
 POLL_S = 0.25  # how often a job waiting on another process looks again
+# an earlier attempt's worker, its training process gone, ends within its end timeout
+PREDECESSOR_WAIT_S = DEFAULT_END_TIMEOUT_S + 15.0
+END_MARGIN_S = 15.0  # at the end, a wait on another process stops this long before the deadline
 
 log = logging.getLogger("hyrun.tracking.worker")
 
@@ -43,12 +51,19 @@ class Job:
         self.notes: list[str] = []
         self.rejected_keys: set[str] = set()
 
+        self.predecessor = settings.predecessor
+        self.predecessor_deadline = time.monotonic() + PREDECESSOR_WAIT_S
+        self.settled = False  # whether the run to continue, if any, is known (the predecessor gone)
+        self.continue_id: str | None = None
+        self.continued = False
+
         self.experiment_id: str | None = None
         self.run_id: str | None = None
         self.run_name = settings.run_name
         self.parent_id: str | None = None
         self.parent_experiment_id: str | None = None
         self.params, self.too_long = run_params(settings)
+        self.params_kept = 0  # a continued run's params that the run had already
         self.params_done = 0
         self.params_rejected: list[str] = []
         self.tags = run_tags(settings, self.too_long)
@@ -132,9 +147,14 @@ class Job:
 
     # -- the work, in order; each step raises to be retried -------------------------------
     def _work(self, now: float) -> None:
-        if not self.ready(now):
+        if not self._settle(now) or not self.ready(now):
             return
         self.store.connect()
+        if self.run_id is None and self.continue_id is not None:
+            self._continue_run()
+            if self.run_id is None:
+                self.could_not_continue()
+                return
         if self.experiment_id is None:
             self._experiment()
         if self.run_id is None:
@@ -147,6 +167,24 @@ class Job:
             self.before_end()
             self._terminate()
             self.done = True
+
+    def _settle(self, now: float) -> bool:
+        """Wait for the predecessor to be gone, then know the run to continue; False while waiting."""
+        if self.settled:
+            return True
+        if self.predecessor is not None:
+            alive = worker_alive(self.predecessor)
+            if alive and now < min(self.predecessor_deadline, self.end_deadline - END_MARGIN_S):
+                return False
+            if alive:
+                self.note(f"the earlier attempt's tracking worker (pid {self.predecessor.get('pid')}) still runs; "
+                          "going on without waiting for it")
+            self.predecessor = None
+        self.settled = True
+        if self.settings.continue_run:
+            self.continue_id = self.settings.run_id or self.recorded_run_id()
+        self.run_known()
+        return True
 
     def _experiment(self) -> None:
         if self.parent_experiment_id is not None:
@@ -164,8 +202,29 @@ class Job:
         self.run_id = run.info.run_id
         self.run_name = run.info.run_name
         self.tags = {k: v for k, v in self.tags.items() if k not in first}
+        self._started()
+
+    def _continue_run(self) -> None:
+        run, why_not = open_run(self.store.client, self.continue_id)
+        if run is None:
+            self.note(f"the earlier attempt's run cannot be continued ({why_not}): a new run")
+            self.continue_id = None
+            return
+        missing, changed = split_params(self.params, run.params)
+        self.continue_metrics(run)  # before anything is kept: a failure here retries the whole step
+        self.run_id, self.experiment_id, self.run_name = run.run_id, run.experiment_id, run.run_name
+        self.parent_id = run.parent_id
+        self.continued = True
+        self.params_kept = len(self.params) - len(missing)
+        self.params = missing
+        self.tags.update(resume_tags(changed, run.tags, self.settings.resumed_at_iter))
+        log.info("continuing run %r (%s)%s", self.run_name, self.run_id,
+                 f"; changed since: {', '.join(sorted(changed))}" if changed else "")
+        self._started()
+
+    def _started(self) -> None:
         self.events.emit(STARTED, run_id=self.run_id, experiment_id=self.experiment_id, run_name=self.run_name,
-                         parent_run_id=self.parent_id)
+                         parent_run_id=self.parent_id, continued=self.continued)
         self.run_created()
 
     def _log_tags(self) -> None:
@@ -230,8 +289,9 @@ class Job:
     def summary(self) -> WorkerSummary:
         return WorkerSummary(
             role=self.settings.role, run_id=self.run_id, run_name=self.run_name, experiment_id=self.experiment_id,
-            parent_run_id=self.parent_id, tracking_uri=self.uri, params_total=len(self.params),
-            params_logged=self.params_done - len(self.params_rejected) if self.run_id else 0,
+            parent_run_id=self.parent_id, tracking_uri=self.uri, continued=self.continued,
+            params_total=self.params_kept + len(self.params),
+            params_logged=self.params_kept + self.params_done - len(self.params_rejected) if self.run_id else 0,
             params_too_long=self.too_long, tags_not_logged=len(self.tags) - self.tags_done,
             artifacts_not_logged=self.artifacts_failed + [name for name, _ in self.artifacts],
             terminated=self.terminated, status=self.end_status, first_error=self.retry.first_error,
@@ -240,7 +300,7 @@ class Job:
     # -- what a role adds -----------------------------------------------------------------------
     def waiting(self) -> bool:
         """Whether the job waits on another process (and looks again every ``POLL_S``)."""
-        return False
+        return self.predecessor is not None
 
     def queue_wait(self, now: float) -> float:
         """How long the loop may sleep when nothing else is due."""
@@ -249,6 +309,19 @@ class Job:
     def ready(self, now: float) -> bool:
         """Whether the store may be touched yet (a sweep job waits for its parent run)."""
         return True
+
+    def recorded_run_id(self) -> str | None:
+        """The earlier attempt's run, when the starter did not know it."""
+        return None
+
+    def run_known(self) -> None:
+        """Whether there is a run to continue is known (``continue_id``)."""
+
+    def continue_metrics(self, run: ContinuedRun) -> None:
+        """Take what the earlier attempt logged of the metrics (raises to be retried)."""
+
+    def could_not_continue(self) -> None:
+        """The earlier attempt's run cannot be continued: a new one is made."""
 
     def add_records(self, rows: list) -> None:
         log.warning("ignored %d records: this worker logs no metrics", len(rows))

@@ -8,7 +8,9 @@ stdin messages (``op``):
            "sweep"), tracking_uri, experiment_name, run_name, tags, config (the composed config:
            params and ``config.yaml``), overrides (``overrides.yaml``), parent_file (a sweep job:
            where its parent's id appears; role "sweep": the file to write), system_metrics,
-           cwd (the launch folder).
+           cwd (the launch folder), run_file (role "run": the output dir's ``mlflow_run.json``);
+           to continue an earlier attempt's run: continue_run, run_id (when the starter knows
+           it), resumed_at_iter, predecessor (the earlier attempt's worker: pid, host).
   records  ``rows``: [[time (s), record], ...] with the loggers' records (mode, epoch, iter,
            values): numbers become metrics ``<mode>/<key>`` at step = ``iter``, any other value
            a tag of the same name (e.g. ``val/best_checkpoint``).
@@ -18,10 +20,10 @@ stdin messages (``op``):
   end      the run's final ``status`` and ``timeout`` (s): write what is left and stop.
   (end of file without ``end``: the training process died; the run ends as FAILED.)
 
-stdout events (``event``): started (run_id, experiment_id, run_name, parent_run_id), failing
-(error; at the first failure of a spell), recovered, note (message), summary (last: a
-``WorkerSummary``, what was and was not logged; with ``fatal`` set when the worker could not
-work at all).
+stdout events (``event``): started (run_id, experiment_id, run_name, parent_run_id,
+continued), failing (error; at the first failure of a spell), recovered, note (message),
+summary (last: a ``WorkerSummary``, what was and was not logged; with ``fatal`` set when the
+worker could not work at all).
 
 Plain Python only: the training process encodes with it without importing mlflow.
 """
@@ -52,7 +54,7 @@ def decode(line: bytes | str) -> dict[str, Any] | None:
         return None
     value = json.loads(line)
     if not isinstance(value, dict):
-        raise ValueError(f"not a JSON object: {value!r:.200}")
+        raise ValueError(f"not a JSON object: {value!r:.200}")  # noqa: TRY004 - a bad line, as a JSON error is
     return value
 
 
@@ -112,9 +114,11 @@ class WorkerSummary:
     experiment_id: str | None = None
     parent_run_id: str | None = None
     tracking_uri: str | None = None
+    continued: bool = False  # the run is an earlier attempt's, continued
     metrics_received: int = 0
     metrics_logged: int = 0
     metrics_not_logged: int = 0
+    metrics_in_store: int = 0  # points of replayed steps that an earlier attempt had logged: not logged twice
     params_total: int = 0
     params_logged: int = 0
     params_too_long: list[str] = field(default_factory=list)

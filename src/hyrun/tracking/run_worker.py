@@ -4,7 +4,9 @@ system metrics monitor beside it.
 
 A sweep job waits for its parent run (made by the sweep's worker, its id in the sweep's
 parent file) before touching the store; without that file, or when the parent cannot be had,
-it logs its run unnested and says why.
+it logs its run unnested and says why. A continued run (``hyrun.tracking.continuation``)
+keeps the parent it has. The run's id goes to the output dir's ``mlflow_run.json``
+(``hyrun.tracking.run_file``) as soon as the run exists.
 """
 from __future__ import annotations
 
@@ -15,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from hyrun.records import RECORD_HEADER
-from hyrun.tracking.job import Job
+from hyrun.tracking import run_file
+from hyrun.tracking.continuation import ContinuedRun, in_store, stored_steps
+from hyrun.tracking.job import END_MARGIN_S, Job
 from hyrun.tracking.params import PARAMS_PER_CALL, clip_tag, safe_key
 from hyrun.tracking.protocol import WorkerSummary
 from hyrun.tracking.state_file import read_json, worker_alive
 from hyrun.tracking.store import MetricQueue, describe
-
-END_PARENT_MARGIN_S = 15.0  # at the end, wait for a pending sweep parent until this long before the deadline
 
 log = logging.getLogger("hyrun.tracking.worker")
 
@@ -35,6 +37,8 @@ class RunJob(Job):
         self.queue = MetricQueue()
         self.record_tags: dict[str, str] = {}
         self.received = self.logged = self.rejected = 0
+        self.stored: dict[str, int] = {}  # a continued run: the largest step the store holds, by key
+        self.in_store = 0  # points not logged: the store had them (replayed steps)
         self.keys: dict[str, str] = {}  # record key -> metric key
         self.model: dict[str, Any] | None = None
         self.model_state: str | None = None  # None | "logged" | "not logged: ..."
@@ -45,6 +49,7 @@ class RunJob(Job):
     def add_records(self, rows: list) -> None:
         keys = self.keys
         queue = self.queue
+        stored = self.stored
         for stamp, record in rows:
             mode = record.get("mode", "train")
             step = int(record.get("iter", 0))
@@ -57,8 +62,11 @@ class RunJob(Job):
                 if key is None:
                     key = keys[full] = safe_key(full)
                 if isinstance(value, (int, float)):
-                    queue.add((key, float(value), ms, step))
                     self.received += 1
+                    if stored and in_store(stored, key, step):
+                        self.in_store += 1
+                    else:
+                        queue.add((key, float(value), ms, step))
                 elif value is not None:
                     self.record_tags[key] = clip_tag(str(value))
         queue.trim()
@@ -69,7 +77,7 @@ class RunJob(Job):
 
     # -- the sweep's parent run -------------------------------------------------------------------
     def waiting(self) -> bool:
-        return self.parent_state == "waiting"
+        return super().waiting() or self.parent_state == "waiting"
 
     def queue_wait(self, now: float) -> float:
         return self.queue.wait_time(now) if len(self.queue) else 0.5
@@ -78,6 +86,27 @@ class RunJob(Job):
         if self.parent_state == "waiting":
             self._check_parent(now)
         return self.parent_state != "waiting"
+
+    # -- an earlier attempt's run -------------------------------------------------------------------
+    def recorded_run_id(self) -> str | None:
+        path = self.settings.run_path
+        return run_file.recorded_run_id(path, self.uri) if path is not None else None
+
+    def run_known(self) -> None:
+        if self.continue_id is not None:
+            self.parent_state = "none"  # the continued run keeps its parent
+
+    def could_not_continue(self) -> None:
+        self.parent_state = "waiting" if self.parent_file else "none"
+
+    def continue_metrics(self, run: ContinuedRun) -> None:
+        self.stored = stored_steps(self.store.client, run.run_id, run.metric_keys)
+        self.in_store += self.queue.drop(lambda point: in_store(self.stored, point[0], point[3]))
+
+    def run_created(self) -> None:
+        path = self.settings.run_path
+        if path is not None:
+            run_file.record(path, run_id=self.run_id, experiment_id=self.experiment_id, tracking_uri=self.uri)
 
     def _check_parent(self, now: float) -> None:
         info = read_json(self.parent_file) if self.parent_file.exists() else None
@@ -101,7 +130,7 @@ class RunJob(Job):
         if status in ("pending", "failing") and alive:
             if not self.ending:
                 return
-            if status == "pending" and now < self.end_deadline - END_PARENT_MARGIN_S:
+            if status == "pending" and now < self.end_deadline - END_MARGIN_S:
                 return
         self.parent_state = "none"
         self.note(f"the sweep parent run is not available ({status}{'' if alive else ', its worker is gone'}); "
@@ -143,7 +172,8 @@ class RunJob(Job):
         try:
             from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
-            self.monitor = SystemMetricsMonitor(self.run_id, tracking_uri=self.uri)
+            # a continued run's system metrics go on from its last step
+            self.monitor = SystemMetricsMonitor(self.run_id, tracking_uri=self.uri, resume_logging=self.continued)
             self.monitor.start()
         except Exception as error:  # noqa: BLE001
             self.monitor = None
@@ -188,7 +218,7 @@ class RunJob(Job):
         if self.monitor is not None:
             try:
                 self.monitor.finish()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("system metrics monitor")
             self.monitor = None
 
@@ -200,6 +230,7 @@ class RunJob(Job):
         summary.metrics_received = self.received
         summary.metrics_logged = self.logged
         summary.metrics_not_logged = len(self.queue) + self.queue.dropped + self.rejected
+        summary.metrics_in_store = self.in_store
         summary.tags_not_logged += len(self.record_tags)
         summary.model = (self.model_state or "not logged") if self.model is not None else None
         return summary

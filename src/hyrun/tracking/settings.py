@@ -27,6 +27,13 @@ class WorkerSettings:
     parent_file: str | None = None  # a sweep job: where its parent's id appears; a sweep: the file to write
     system_metrics: bool = False
     cwd: str | None = None  # the launch folder (git commit)
+    run_file: str | None = None  # role "run": the output dir's mlflow_run.json (hyrun.tracking.run_file)
+    # an earlier attempt's run to continue (hyrun.tracking.continuation): the run's id when the
+    # starter knows it (a checkpoint, the sweep's parent file), else the run file's; where it resumed
+    continue_run: bool = False
+    run_id: str | None = None
+    resumed_at_iter: int | None = None
+    predecessor: dict[str, Any] | None = None  # the earlier attempt's worker (pid, host): waited for
 
     def to_message(self) -> dict[str, Any]:
         return {"op": START, **dataclasses.asdict(self)}
@@ -40,6 +47,10 @@ class WorkerSettings:
     @property
     def parent_path(self) -> Path | None:
         return Path(self.parent_file) if self.parent_file else None
+
+    @property
+    def run_path(self) -> Path | None:
+        return Path(self.run_file) if self.run_file else None
 
 
 def git_commit(folder: str) -> str | None:

@@ -43,3 +43,8 @@ def worker_alive(info: dict[str, Any]) -> bool:
     if info.get("host") not in (None, socket.gethostname()):
         return True
     return pid_alive(info.get("pid"))
+
+
+def worker_of(info: dict[str, Any]) -> dict[str, Any] | None:
+    """The worker a file names (``pid``, ``host``), if any."""
+    return {"pid": info["pid"], "host": info.get("host")} if info.get("pid") else None

@@ -126,6 +126,13 @@ class MetricQueue:
         """How long until a batch is due (0.5 s at most)."""
         return max(0.0, min(0.5, self.last_send + SEND_EVERY_S - now))
 
+    def drop(self, unwanted: Callable[[MetricPoint], bool]) -> int:
+        """Drop the points ``unwanted`` says; returns how many."""
+        kept = deque(point for point in self.points if not unwanted(point))
+        dropped = len(self.points) - len(kept)
+        self.points = kept
+        return dropped
+
     def batch(self) -> list[MetricPoint]:
         return list(itertools.islice(self.points, METRICS_PER_CALL))
 

@@ -31,6 +31,12 @@ What the run gets (see ``hyrun.tracking.worker`` for the worker's side):
   * ``log_system_metrics: true``: MLflow's system metrics monitor (``system/...``, every 10 s)
     runs in the worker; it needs psutil, and without it a warning says so.
 
+A resumed run (``runner.resumed``: ``resume=auto``, a torchrun restart) continues the MLflow
+run of the attempt it resumes, whose id is in the checkpoint (this hook's state) and in the
+output dir's ``mlflow_run.json`` (``hyrun.tracking.run_file``): the new worker waits for the
+earlier attempt's worker to be done, then continues that run, each step logged once
+(``hyrun.tracking.continuation``).
+
 Failures never stop training: a worker that cannot start, a store that cannot be reached or
 written, are each warned about once; the worker keeps what failed and retries, so a store that
 comes back gets the rest; at the end the hook waits (at most ``HYRUN_MLFLOW_END_TIMEOUT``, 60 s)
@@ -55,6 +61,7 @@ from hyrun.tracking import (
     WORKER_LOG,
     parent_file,
     resolve_tracking_uri,
+    run_file,
     split_override,
     swept_run_name,
 )
@@ -71,9 +78,11 @@ from hyrun.tracking.protocol import (
     records_message,
 )
 from hyrun.tracking.settings import WorkerSettings
+from hyrun.tracking.state_file import worker_of
 
 FLUSH_EVERY_S = 0.5
 FLUSH_EVERY_RECORDS = 256
+STATE_KEY = "mlflow"  # the hook's entry in a checkpoint's "hooks": the run it logs to
 
 
 def end_timeout() -> float:
@@ -96,6 +105,7 @@ class MlflowLoggerHook(LoggerHook):
         self.uri: str | None = None
         self.run_id: str | None = None
         self.summary: WorkerSummary | None = None  # the worker's, after the run
+        self._checkpointed: dict[str, Any] = {}  # the run a resumed checkpoint was logging to
         self._channel: WorkerChannel | None = None
         self._rows: list[tuple[float, dict[str, Any]]] = []
         self._flush_at = 0.0
@@ -124,6 +134,7 @@ class MlflowLoggerHook(LoggerHook):
                                     "(text logs go on)")
             self._channel = None
             return
+        run_file.claim(Path(settings.run_file), self._channel.proc.pid)  # the next attempt waits for this worker
         atexit.register(self._abandon)
         runner.logger.info("MLflow: logging to %s, experiment %r (tracking worker pid %d, its log %s)", self.uri,
                            settings.experiment_name, self._channel.proc.pid, self._channel.log_path)
@@ -162,10 +173,26 @@ class MlflowLoggerHook(LoggerHook):
             runner.logger.warning("MLflow: log_system_metrics is on but psutil is not installed "
                                   "(pip install psutil): system metrics are not logged")
             system_metrics = False
+        run_path = Path(runner.work_dir) / run_file.FILENAME
+        checkpointed = self._checkpointed if runner.resumed and self._checkpointed.get("tracking_uri") == uri else {}
         return WorkerSettings(
             tracking_uri=uri, experiment_name=self.experiment_name or hydra.get("job_name") or DEFAULT_EXPERIMENT,
             run_name=run_name, tags=tags, config=runner.meta.get("config") or {}, overrides=overrides,
-            parent_file=str(parent) if parent is not None else None, system_metrics=system_metrics, cwd=launch_dir)
+            parent_file=str(parent) if parent is not None else None, system_metrics=system_metrics, cwd=launch_dir,
+            run_file=str(run_path), continue_run=bool(runner.resumed), run_id=checkpointed.get("run_id"),
+            resumed_at_iter=runner.iter if runner.resumed else None,
+            predecessor=worker_of(run_file.read(run_path)))
+
+    # -- checkpoints: the run's id, for a resumed run to continue -------------------------------
+    def before_save_checkpoint(self, runner, checkpoint: dict[str, Any]) -> None:
+        # the records so far go to the worker now: a kill after this checkpoint loses none of
+        # them (the worker outlives the training process), and a resumed run replays only later ones
+        self._flush(runner)  # (and reads the run's id, once the worker has said it)
+        if self.run_id is not None:
+            checkpoint.setdefault("hooks", {})[STATE_KEY] = {"run_id": self.run_id, "tracking_uri": self.uri}
+
+    def after_load_checkpoint(self, runner, checkpoint: dict[str, Any]) -> None:
+        self._checkpointed = dict(checkpoint.get("hooks", {}).get(STATE_KEY) or {})
 
     # -- per record: a few microseconds ---------------------------------------------------------
     def log(self, runner, record: dict[str, Any]) -> None:
@@ -204,7 +231,8 @@ class MlflowLoggerHook(LoggerHook):
             kind = event.get("event")
             if kind == STARTED:
                 self.run_id = event.get("run_id")
-                runner.logger.info("MLflow: run %r (%s) started in %s", event.get("run_name"), self.run_id, self.uri)
+                how = "continued (the earlier attempt's run)" if event.get("continued") else "started"
+                runner.logger.info("MLflow: run %r (%s) %s in %s", event.get("run_name"), self.run_id, how, self.uri)
             elif kind == FAILING:
                 self._warn_once(runner, f"MLflow: cannot log to {self.uri} ({event.get('error')}). Training goes "
                                         "on and the text logs are complete; the tracking worker keeps what is not "
@@ -310,9 +338,12 @@ class MlflowLoggerHook(LoggerHook):
         else:
             extra = ", model" if summary.model == "logged" else ""
             see = f" (to see it: mlflow ui --backend-store-uri {self.uri})" if self.uri.startswith("sqlite:") else ""
-            runner.logger.info("MLflow: run %r (%s) logged to %s: %d metrics, %d params, artifacts config.yaml, "
-                               "overrides.yaml%s%s", summary.run_name, summary.run_id, self.uri,
-                               summary.metrics_logged, summary.params_logged, extra, see)
+            again = (f" (and {summary.metrics_in_store} of replayed steps, in the store already)"
+                     if summary.metrics_in_store else "")
+            runner.logger.info("MLflow: run %r (%s) %s to %s: %d metrics%s, %d params, artifacts config.yaml, "
+                               "overrides.yaml%s%s", summary.run_name, summary.run_id,
+                               "continued and logged" if summary.continued else "logged", self.uri,
+                               summary.metrics_logged, again, summary.params_logged, extra, see)
         if summary.params_too_long:
             runner.logger.info("MLflow: too long for a param (whole in the config.yaml artifact): %s",
                                ", ".join(summary.params_too_long))
