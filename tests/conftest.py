@@ -18,10 +18,13 @@ TIMEOUT_S = 180
 
 def hyrun_env(**extra: str) -> dict[str, str]:
     """The environment of a user's shell: no HYDRA_FULL_ERROR unless asked for. A PYTHONPATH
-    given goes in front of the shell's own (which may name the hyrun under test)."""
+    given comes first, then the one the tests run with (which may name the checkout under
+    test ahead of an installed hyrun), so the subprocess imports the same hyrun as the tests."""
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    if "PYTHONPATH" in extra and env.get("PYTHONPATH"):
-        extra = {**extra, "PYTHONPATH": os.pathsep.join([extra["PYTHONPATH"], env["PYTHONPATH"]])}
+    if "PYTHONPATH" in extra:
+        given = extra["PYTHONPATH"].split(os.pathsep)
+        inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p not in given]
+        extra = {**extra, "PYTHONPATH": os.pathsep.join(given + inherited)}
     env.update(extra)
     return env
 
@@ -62,6 +65,17 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     """Every line of ``metrics.jsonl`` in ``run_dir``, parsed."""
     lines = (Path(run_dir) / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory) -> Path:
+    """An empty MLflow SQLite store made once (MLflow takes seconds to create one), copied where
+    a test's runs do not need to exercise the creation."""
+    from mlflow.tracking import MlflowClient
+
+    folder = tmp_path_factory.mktemp("store")
+    MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
+    return folder / "mlflow.db"
 
 
 @pytest.fixture(name="run_hyrun", scope="session")

@@ -88,16 +88,6 @@ def only_run_dir(root: Path) -> Path:
     return metrics.parent
 
 
-@pytest.fixture(scope="module")
-def empty_store(tmp_path_factory) -> Path:
-    """An empty SQLite store made once (MLflow takes seconds to create one), copied where a
-    test's runs do not need to exercise the creation."""
-    folder = tmp_path_factory.mktemp("store")
-    store = client(f"sqlite:///{folder / 'mlflow.db'}")
-    store.search_experiments()
-    return folder / "mlflow.db"
-
-
 # -- pieces, in process ---------------------------------------------------------------------
 def test_config_becomes_dotted_params_never_cut():
     from hyrun.tracking.params import TOO_LONG, chunks, flatten_params, safe_key
@@ -268,18 +258,21 @@ def test_the_worker_keeps_what_fails_and_sends_it_when_the_store_is_back(monkeyp
 
     import mlflow.tracking
 
-    from hyrun.tracking import worker
+    from hyrun.tracking import store as tracking_store
+    from hyrun.tracking.protocol import Events
+    from hyrun.tracking.run_worker import RunJob
+    from hyrun.tracking.settings import WorkerSettings
 
     store = FakeStore()
     monkeypatch.setattr(mlflow.tracking, "MlflowClient", lambda uri: store)
-    monkeypatch.setattr(worker, "BACKOFF_S", (0.05, 0.1))
-    monkeypatch.setattr(worker, "SEND_EVERY_S", 0.05)
+    monkeypatch.setattr(tracking_store, "BACKOFF_S", (0.05, 0.1))
+    monkeypatch.setattr(tracking_store, "SEND_EVERY_S", 0.05)
     inbox, out = queue.Queue(), io.StringIO()
     start = {"op": "start", "tracking_uri": "fake://", "experiment_name": "e", "run_name": "n", "tags": {"t": "v"},
              "config": {"a": {"b": 1}}, "overrides": ["a.b=1"], "cwd": str(tmp_path)}
-    job = worker.Worker(start, inbox, worker.Events(out))
+    job = RunJob(WorkerSettings.from_message(start), inbox, Events(out))
     result = {}
-    thread = threading.Thread(target=lambda: result.update(job.run()))
+    thread = threading.Thread(target=lambda: result.update(job.run().to_json()))
     thread.start()
 
     def rows(first, last):

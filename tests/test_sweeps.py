@@ -70,7 +70,7 @@ def test_submitit_jobs_are_nested_under_the_sweeps_one_mlflow_parent(submitit_sw
 
 
 def test_a_job_on_another_machine_waits_for_the_sweeps_parent_run():
-    from hyrun.tracking.worker import parent_worker_alive
+    from hyrun.tracking.state_file import worker_alive as parent_worker_alive
 
     gone = subprocess.Popen(["true"])
     gone.wait()  # a pid that no longer runs here

@@ -1,6 +1,8 @@
-"""A hook that kills its own process with SIGKILL (the OOM killer, a lost node), once."""
+"""A hook that kills its own process with SIGKILL (the OOM killer, a lost node), once; hooks
+that hold training to put a kill where a test wants it."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -50,3 +52,38 @@ class KillOnce(Hook):
     def before_save_checkpoint(self, runner, checkpoint) -> None:
         if self.stage == "save":
             self._maybe_die(runner, checkpoint["meta"]["iter"])
+
+
+class SleepAt(Hook):
+    """Holds training iteration ``at_iter`` (1-based) for ``seconds`` before it starts, so that
+    a logger's timed flush falls between the iteration before and this one."""
+
+    def __init__(self, at_iter: int, seconds: float) -> None:
+        self.at_iter, self.seconds = at_iter, seconds
+
+    def before_train_iter(self, runner) -> None:
+        if runner.iter + 1 == self.at_iter:
+            time.sleep(self.seconds)
+
+
+class WaitForMlflowRun(Hook):
+    """Holds training after iteration ``at_iter`` until the output dir's ``mlflow_run.json``
+    names the run (at most 3 minutes), so that the checkpoints after it carry the run's id."""
+
+    def __init__(self, at_iter: int) -> None:
+        self.at_iter = at_iter
+
+    def after_train_iter(self, runner) -> None:
+        if runner.iter + 1 != self.at_iter:
+            return
+        from hyrun.tracking.run_file import FILENAME
+
+        path = Path(runner.work_dir) / FILENAME
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if json.loads(path.read_text()).get("run_id"):
+                    return
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)

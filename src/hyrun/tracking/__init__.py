@@ -8,7 +8,14 @@ The pieces:
 * ``hyrun.tracking.worker`` (``python -m hyrun.tracking.worker``): the worker. It alone
   imports mlflow; it creates the experiment and the run, logs tags, params and artifacts,
   batches metrics (``MlflowClient.log_batch``, <= 1000 a call), retries what fails with
-  backoff, and at the end reports on its stdout what was not logged.
+  backoff, and at the end reports on its stdout what was not logged. Its parts:
+  ``protocol`` (what starter and worker say: messages, events, the ``WorkerSummary``),
+  ``settings`` (the ``start`` message, typed, and the run's tags, params and artifacts),
+  ``job`` (the loop and the steps of every worker), ``run_worker`` (a training run's job),
+  ``sweep_worker`` (a sweep parent's job), ``store`` (the calls to MLflow: retries, batches,
+  rejected entries), ``pacing`` (its CPU share while training runs), ``state_file`` (the
+  JSON files processes share), ``continuation`` (continuing an earlier attempt's run),
+  ``run_file`` (``mlflow_run.json`` in a run's output dir: its run, for a resumed run).
 * ``hyrun.tracking.channel.WorkerChannel``: the training process's end of that pipe
   (non-blocking writes, the worker's events read back).
 * ``hyrun.tracking.callback.MlflowSweepCallback``: a Hydra callback that makes a sweep's

@@ -19,14 +19,16 @@ job's run after its overrides of the swept keys. Being a file in the sweep dir, 
 alike for jobs run in this process (the basic launcher), in other processes
 (``hydra/launcher=joblib``, ``submitit_local``) and on other machines (``submitit_slurm``,
 the sweep dir on a shared file system). At multirun end the parent run is ended (FINISHED);
-if this process dies first, its worker ends it as FAILED.
+if this process dies first, its worker ends it as FAILED. A sweep re-run with ``resume=auto``
+and the same sweep dir continues the parent run that file names (RUNNING again, FINISHED at
+the end), so the jobs it leaves alone and those it resumes (each continuing its own run,
+``hyrun.hooks.logger.mlflow``) stay under one parent.
 
 Cheap when MLflow is not selected: nothing but a look at the config (no mlflow import); the
 worker makes the parent in the background, so the jobs start at once.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -37,6 +39,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from hyrun.tracking import DEFAULT_EXPERIMENT, WORKER_LOG, parent_file, resolve_tracking_uri
+from hyrun.tracking.protocol import SWEEP, end_message, last_summary
+from hyrun.tracking.state_file import read_json, worker_of, write_json_atomic
 
 log = logging.getLogger("hyrun")
 
@@ -79,6 +83,7 @@ class MlflowSweepCallback(Callback):
 
     def _start(self, config: DictConfig, settings: DictConfig) -> None:
         from hyrun.tracking.channel import WorkerChannel
+        from hyrun.tracking.settings import WorkerSettings
 
         launch_dir = os.getcwd()  # Hydra has not changed it (and hyrun sets hydra.job.chdir=false)
         sweep_dir = str(config.hydra.sweep.dir)
@@ -88,58 +93,50 @@ class MlflowSweepCallback(Callback):
         experiment = settings.get("experiment_name") or config.hydra.job.name or DEFAULT_EXPERIMENT
         path = parent_file(sweep_dir, launch_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
+        # a resumed sweep (resume=auto, the same sweep dir) continues the parent run it had
+        earlier = (read_json(path) or {}) if OmegaConf.select(config, "resume") else {}
+        same_store = earlier.get("tracking_uri") == uri and earlier.get("experiment_name") == experiment
+        continued = earlier.get("run_id") if same_store else None
         # host: the jobs on other machines (submitit on SLURM) cannot check the worker's pid
         info = {"status": "pending", "pid": None, "host": socket.gethostname(), "tracking_uri": uri,
                 "experiment_name": experiment, "swept_keys": keys, "sweep_dir": sweep_dir}
-        _write(path, info)
+        write_json_atomic(path, info)
         self._parent_file = path
         user_tags = settings.get("tags") or {}
         if isinstance(user_tags, DictConfig):
             user_tags = OmegaConf.to_container(user_tags, resolve=True)
         tags = {"hydra.overrides": " ".join(overrides), "hydra.sweep_dir": sweep_dir,
                 "hyrun.swept_keys": ",".join(keys), **{str(k): str(v) for k, v in user_tags.items()}}
-        start = {"op": "start", "role": "sweep", "tracking_uri": uri, "experiment_name": experiment,
-                 "run_name": f"{config.hydra.job.name} sweep {sweep_dir}", "tags": tags, "config": None,
-                 "overrides": overrides, "parent_file": str(path), "system_metrics": False, "cwd": launch_dir}
-        self._channel = WorkerChannel(start, cwd=launch_dir, log_path=path.parent / WORKER_LOG)
+        settings = WorkerSettings(role=SWEEP, tracking_uri=uri, experiment_name=experiment,
+                                  run_name=f"{config.hydra.job.name} sweep {sweep_dir}", tags=tags, config=None,
+                                  overrides=overrides, parent_file=str(path), system_metrics=False, cwd=launch_dir,
+                                  continue_run=continued is not None, run_id=continued,
+                                  predecessor=worker_of(earlier) if continued else None)
+        self._channel = WorkerChannel(settings.to_message(), cwd=launch_dir, log_path=path.parent / WORKER_LOG)
         if not self._channel.ok:
             info["status"] = "failed"
-            _write(path, info)
+            write_json_atomic(path, info)
             log.warning("MLflow: no sweep parent run: %s", self._channel.dead_reason)
             return
-        current = _read(path)
+        current = read_json(path) or {}
         if current.get("status") == "pending":  # (the worker takes seconds to write anything itself)
-            _write(path, {**current, "pid": self._channel.proc.pid})
-        log.info("MLflow: making the sweep's parent run in %s, experiment %r (worker log %s)", uri, experiment,
-                 self._channel.log_path)
+            write_json_atomic(path, {**current, "pid": self._channel.proc.pid})
+        log.info("MLflow: %s the sweep's parent run in %s, experiment %r (worker log %s)",
+                 "continuing" if continued else "making", uri, experiment, self._channel.log_path)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         channel, self._channel = self._channel, None
         if channel is None:
             return
         try:
-            events = channel.finish({"op": "end", "status": "FINISHED", "timeout": self.end_timeout},
-                                    self.end_timeout + 5.0)
-            summary = next((e for e in reversed(events) if e.get("event") == "summary"), None)
-            if summary is None or summary.get("run_id") is None or not summary.get("terminated"):
-                reason = (summary or {}).get("last_error") or (summary or {}).get("fatal") or channel.dead_reason
+            summary = last_summary(channel.finish(end_message("FINISHED", self.end_timeout), self.end_timeout + 5.0))
+            if summary is None or summary.run_id is None or not summary.terminated:
+                reason = (summary and (summary.last_error or summary.fatal)) or channel.dead_reason
                 log.warning("MLflow: the sweep's parent run was not made or not ended (%s); see %s", reason,
                             channel.log_path)
             else:
-                log.info("MLflow: sweep parent run %r (%s) in %s", summary.get("run_name"), summary["run_id"],
-                         summary.get("tracking_uri"))
+                log.info("MLflow: sweep parent run %r (%s) in %s", summary.run_name, summary.run_id,
+                         summary.tracking_uri)
         except Exception as error:  # noqa: BLE001
             log.warning("MLflow: ending the sweep's parent run failed (%s: %s)", type(error).__name__, error)
 
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def _write(path: Path, info: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(info, indent=1), encoding="utf-8")
-    os.replace(tmp, path)

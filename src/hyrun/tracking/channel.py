@@ -8,7 +8,6 @@ and every later call is a no-op.
 """
 from __future__ import annotations
 
-import json
 import os
 import select
 import subprocess
@@ -16,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from hyrun.tracking.protocol import SUMMARY, decode, encode
 
 MAX_BACKLOG_BYTES = 64 << 20  # what the pipe cannot take yet, kept here at most
 PIPE_SIZE = 1 << 20  # asked of the kernel for the worker's stdin (Linux; the default is 64 KiB)
@@ -85,7 +86,7 @@ class WorkerChannel:
         message dropped) when the worker is gone or too far behind."""
         if self.dead_reason is not None or self._closed:
             return False
-        data = (json.dumps(message, separators=(",", ":"), default=_jsonable) + "\n").encode()
+        data = encode(message)
         if len(self._backlog) + len(data) > MAX_BACKLOG_BYTES:
             return False
         self._backlog += data
@@ -113,7 +114,7 @@ class WorkerChannel:
             self._read_available()
             events += self._events
             self._events = []
-            if not any(e.get("event") == "summary" for e in events):
+            if not any(e.get("event") == SUMMARY for e in events):
                 self._died(f"the tracking worker exited with status {self.proc.returncode}")
         return events
 
@@ -136,11 +137,12 @@ class WorkerChannel:
             self._inbuf += chunk
         *lines, self._inbuf = self._inbuf.split(b"\n")
         for line in lines:
-            if line.strip():
-                try:
-                    self._events.append(json.loads(line))
-                except ValueError:
-                    pass
+            try:
+                event = decode(line)
+            except ValueError:
+                continue
+            if event is not None:
+                self._events.append(event)
         return eof
 
     # -- the end -----------------------------------------------------------------------------
@@ -174,12 +176,12 @@ class WorkerChannel:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            if not any(e.get("event") == "summary" for e in events):
+            if not any(e.get("event") == SUMMARY for e in events):
                 self._died(f"the tracking worker did not finish within {timeout:.0f} s and was stopped")
         self._read_available()
         events += self._events
         self._events = []
-        if self.dead_reason is None and not any(e.get("event") == "summary" for e in events):
+        if self.dead_reason is None and not any(e.get("event") == SUMMARY for e in events):
             self._died(f"the tracking worker exited with status {self.proc.returncode} without a summary")
         for stream in (self.proc.stdout,):
             try:
@@ -220,9 +222,3 @@ class WorkerChannel:
             return ""
         return " | ".join(line.strip() for line in text[-lines:])
 
-
-def _jsonable(value: Any) -> Any:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return str(value)

@@ -6,7 +6,7 @@ per metric even batched) is done by a *tracking worker*, a process of its own
 This hook only buffers each record with its time (a few microseconds) and every 0.5 s (or 256
 records) writes the buffer to the worker's stdin as one JSON line, without ever blocking.
 The training process never imports mlflow. The worker keeps to ~10% of a core while training
-runs (``HYRUN_MLFLOW_WORKER_CPU``; see ``hyrun.tracking.worker``), so the run appears in MLflow
+runs (``HYRUN_MLFLOW_WORKER_CPU``; see ``hyrun.tracking.pacing``), so the run appears in MLflow
 some seconds after training starts, and catches up at the end.
 
 What the run gets (see ``hyrun.tracking.worker`` for the worker's side):
@@ -30,6 +30,12 @@ What the run gets (see ``hyrun.tracking.worker`` for the worker's side):
     importable); the file is removed once logged, kept (and named) if it could not be;
   * ``log_system_metrics: true``: MLflow's system metrics monitor (``system/...``, every 10 s)
     runs in the worker; it needs psutil, and without it a warning says so.
+
+A resumed run (``runner.resumed``: ``resume=auto``, a torchrun restart) continues the MLflow
+run of the attempt it resumes, whose id is in the checkpoint (this hook's state) and in the
+output dir's ``mlflow_run.json`` (``hyrun.tracking.run_file``): the new worker waits for the
+earlier attempt's worker to be done, then continues that run, each step logged once
+(``hyrun.tracking.continuation``).
 
 Failures never stop training: a worker that cannot start, a store that cannot be reached or
 written, are each warned about once; the worker keeps what failed and retries, so a store that
@@ -55,13 +61,28 @@ from hyrun.tracking import (
     WORKER_LOG,
     parent_file,
     resolve_tracking_uri,
+    run_file,
     split_override,
     swept_run_name,
 )
 from hyrun.tracking.channel import WorkerChannel
+from hyrun.tracking.protocol import (
+    FAILING,
+    NOTE,
+    RECOVERED,
+    STARTED,
+    SUMMARY,
+    WorkerSummary,
+    end_message,
+    model_message,
+    records_message,
+)
+from hyrun.tracking.settings import WorkerSettings
+from hyrun.tracking.state_file import worker_of
 
 FLUSH_EVERY_S = 0.5
 FLUSH_EVERY_RECORDS = 256
+STATE_KEY = "mlflow"  # the hook's entry in a checkpoint's "hooks": the run it logs to
 
 
 def end_timeout() -> float:
@@ -83,7 +104,8 @@ class MlflowLoggerHook(LoggerHook):
         self.log_system_metrics = log_system_metrics
         self.uri: str | None = None
         self.run_id: str | None = None
-        self.summary: dict[str, Any] | None = None  # the worker's, after the run
+        self.summary: WorkerSummary | None = None  # the worker's, after the run
+        self._checkpointed: dict[str, Any] = {}  # the run a resumed checkpoint was logging to
         self._channel: WorkerChannel | None = None
         self._rows: list[tuple[float, dict[str, Any]]] = []
         self._flush_at = 0.0
@@ -101,21 +123,23 @@ class MlflowLoggerHook(LoggerHook):
         self._warned = self._gone_reported = self._finished = False
         self._flush_at = time.monotonic() + FLUSH_EVERY_S
         try:
-            start = self.start_message(runner)
+            settings = self.worker_settings(runner)
         except Exception as error:  # noqa: BLE001 - a tracking problem never stops training
             self._warn_once(runner, f"MLflow logging is off for this run: its settings failed ({error})")
             return
-        self._channel = WorkerChannel(start, cwd=start["cwd"], log_path=Path(runner.work_dir) / WORKER_LOG)
+        self._channel = WorkerChannel(settings.to_message(), cwd=settings.cwd,
+                                      log_path=Path(runner.work_dir) / WORKER_LOG)
         if not self._channel.ok:
             self._warn_once(runner, f"MLflow logging is off for this run: {self._channel.dead_reason} "
                                     "(text logs go on)")
             self._channel = None
             return
+        run_file.claim(Path(settings.run_file), self._channel.proc.pid)  # the next attempt waits for this worker
         atexit.register(self._abandon)
         runner.logger.info("MLflow: logging to %s, experiment %r (tracking worker pid %d, its log %s)", self.uri,
-                           start["experiment_name"], self._channel.proc.pid, self._channel.log_path)
+                           settings.experiment_name, self._channel.proc.pid, self._channel.log_path)
 
-    def start_message(self, runner) -> dict[str, Any]:
+    def worker_settings(self, runner) -> WorkerSettings:
         hydra = runner.meta.get("hydra") or {}
         launch_dir = str(hydra.get("cwd") or os.getcwd())
         self.uri = uri = resolve_tracking_uri(self.tracking_uri, launch_dir)
@@ -149,13 +173,26 @@ class MlflowLoggerHook(LoggerHook):
             runner.logger.warning("MLflow: log_system_metrics is on but psutil is not installed "
                                   "(pip install psutil): system metrics are not logged")
             system_metrics = False
-        return {
-            "op": "start", "role": "run", "tracking_uri": uri,
-            "experiment_name": self.experiment_name or hydra.get("job_name") or DEFAULT_EXPERIMENT,
-            "run_name": run_name, "tags": tags, "config": runner.meta.get("config") or {},
-            "overrides": overrides, "parent_file": str(parent) if parent is not None else None,
-            "system_metrics": system_metrics, "cwd": launch_dir,
-        }
+        run_path = Path(runner.work_dir) / run_file.FILENAME
+        checkpointed = self._checkpointed if runner.resumed and self._checkpointed.get("tracking_uri") == uri else {}
+        return WorkerSettings(
+            tracking_uri=uri, experiment_name=self.experiment_name or hydra.get("job_name") or DEFAULT_EXPERIMENT,
+            run_name=run_name, tags=tags, config=runner.meta.get("config") or {}, overrides=overrides,
+            parent_file=str(parent) if parent is not None else None, system_metrics=system_metrics, cwd=launch_dir,
+            run_file=str(run_path), continue_run=bool(runner.resumed), run_id=checkpointed.get("run_id"),
+            resumed_at_iter=runner.iter if runner.resumed else None,
+            predecessor=worker_of(run_file.read(run_path)))
+
+    # -- checkpoints: the run's id, for a resumed run to continue -------------------------------
+    def before_save_checkpoint(self, runner, checkpoint: dict[str, Any]) -> None:
+        # the records so far go to the worker now: a kill after this checkpoint loses none of
+        # them (the worker outlives the training process), and a resumed run replays only later ones
+        self._flush(runner)  # (and reads the run's id, once the worker has said it)
+        if self.run_id is not None:
+            checkpoint.setdefault("hooks", {})[STATE_KEY] = {"run_id": self.run_id, "tracking_uri": self.uri}
+
+    def after_load_checkpoint(self, runner, checkpoint: dict[str, Any]) -> None:
+        self._checkpointed = dict(checkpoint.get("hooks", {}).get(STATE_KEY) or {})
 
     # -- per record: a few microseconds ---------------------------------------------------------
     def log(self, runner, record: dict[str, Any]) -> None:
@@ -183,7 +220,7 @@ class MlflowLoggerHook(LoggerHook):
             return
         if self._rows:
             rows, self._rows = self._rows, []
-            if not channel.send({"op": "records", "rows": rows}):
+            if not channel.send(records_message(rows)):
                 self._lost_metrics += sum(count_metrics(record) for _, record in rows)
         self._handle_events(runner, channel.events())
         if not channel.ok:
@@ -192,19 +229,20 @@ class MlflowLoggerHook(LoggerHook):
     def _handle_events(self, runner, events: list[dict[str, Any]]) -> None:
         for event in events:
             kind = event.get("event")
-            if kind == "started":
+            if kind == STARTED:
                 self.run_id = event.get("run_id")
-                runner.logger.info("MLflow: run %r (%s) started in %s", event.get("run_name"), self.run_id, self.uri)
-            elif kind == "failing":
+                how = "continued (the earlier attempt's run)" if event.get("continued") else "started"
+                runner.logger.info("MLflow: run %r (%s) %s in %s", event.get("run_name"), self.run_id, how, self.uri)
+            elif kind == FAILING:
                 self._warn_once(runner, f"MLflow: cannot log to {self.uri} ({event.get('error')}). Training goes "
                                         "on and the text logs are complete; the tracking worker keeps what is not "
                                         "logged and retries in the background")
-            elif kind == "recovered":
+            elif kind == RECOVERED:
                 runner.logger.info("MLflow: %s answers again; the tracking worker sends what it kept", self.uri)
-            elif kind == "note":
+            elif kind == NOTE:
                 runner.logger.warning("MLflow: %s", event.get("message"))
-            elif kind == "summary":
-                self.summary = event
+            elif kind == SUMMARY:
+                self.summary = WorkerSummary.from_json(event)
 
     def _warn_once(self, runner, message: str) -> None:
         if not self._warned:
@@ -242,7 +280,7 @@ class MlflowLoggerHook(LoggerHook):
         except Exception:  # noqa: BLE001
             pass
         timeout = end_timeout()
-        events = channel.finish({"op": "end", "status": status, "timeout": timeout}, timeout + 5.0)
+        events = channel.finish(end_message(status, timeout), timeout + 5.0)
         self._finished = True
         atexit.unregister(self._abandon)
         self._handle_events(runner, events)
@@ -263,52 +301,55 @@ class MlflowLoggerHook(LoggerHook):
             runner.logger.warning("MLflow: log_model: the model cannot be pickled (%s: %s); it is not logged",
                                   type(error).__name__, error)
             return
-        self._channel.send({"op": "model", "path": path, "sys_path": [p for p in sys.path if p],
-                            "pip_requirements": [f"torch=={torch.__version__.split('+')[0]}"]})
+        self._channel.send(model_message(path, [p for p in sys.path if p],
+                                         [f"torch=={torch.__version__.split('+')[0]}"]))
 
     def _report(self, runner) -> None:
         summary = self.summary
         channel = self._channel
-        if summary is None or summary.get("fatal"):
-            reason = (summary or {}).get("fatal") or channel.dead_reason or "the tracking worker gave no summary"
+        if summary is None or summary.fatal:
+            reason = (summary and summary.fatal) or channel.dead_reason or "the tracking worker gave no summary"
             lost = f"{self._lost_metrics} metrics after that were not logged; " if self._lost_metrics else ""
             runner.logger.warning("MLflow: %s; %swhat reached %s before is unknown or nothing (the text logs are "
                                   "complete). Worker log %s: %s", reason, lost, self.uri, channel.log_path,
                                   channel.log_tail())
             return
-        lost_metrics = summary["metrics_not_logged"] + self._lost_metrics
-        total_metrics = summary["metrics_received"] + self._lost_metrics
+        lost_metrics = summary.metrics_not_logged + self._lost_metrics
+        total_metrics = summary.metrics_received + self._lost_metrics
         missing = []
-        if summary.get("run_id") is None:
-            missing.append(f"the run itself, so none of its {total_metrics} metrics, {summary['params_total']} "
+        if summary.run_id is None:
+            missing.append(f"the run itself, so none of its {total_metrics} metrics, {summary.params_total} "
                            "params and artifacts")
         else:
             if lost_metrics:
                 missing.append(f"{lost_metrics} of {total_metrics} metrics")
-            params_missing = summary["params_total"] - summary["params_logged"]
+            params_missing = summary.params_total - summary.params_logged
             if params_missing:
-                missing.append(f"{params_missing} of {summary['params_total']} params")
-            if summary.get("artifacts_not_logged"):
-                missing.append("artifacts " + ", ".join(summary["artifacts_not_logged"]))
-            if summary.get("tags_not_logged"):
-                missing.append(f"{summary['tags_not_logged']} tags")
-            if summary.get("model") not in (None, "logged"):
-                missing.append(f"the model: {summary['model']}")
-            if not summary.get("terminated"):
+                missing.append(f"{params_missing} of {summary.params_total} params")
+            if summary.artifacts_not_logged:
+                missing.append("artifacts " + ", ".join(summary.artifacts_not_logged))
+            if summary.tags_not_logged:
+                missing.append(f"{summary.tags_not_logged} tags")
+            if summary.model not in (None, "logged"):
+                missing.append(f"the model: {summary.model}")
+            if not summary.terminated:
                 missing.append("the run's end (it shows as running)")
         if missing:
             runner.logger.warning("MLflow: not logged to %s: %s (last error: %s). The text logs (metrics.jsonl) are "
-                                  "complete; details in %s", self.uri, "; ".join(missing),
-                                  summary.get("last_error"), channel.log_path)
+                                  "complete; details in %s", self.uri, "; ".join(missing), summary.last_error,
+                                  channel.log_path)
         else:
-            extra = ", model" if summary.get("model") == "logged" else ""
+            extra = ", model" if summary.model == "logged" else ""
             see = f" (to see it: mlflow ui --backend-store-uri {self.uri})" if self.uri.startswith("sqlite:") else ""
-            runner.logger.info("MLflow: run %r (%s) logged to %s: %d metrics, %d params, artifacts config.yaml, "
-                               "overrides.yaml%s%s", summary.get("run_name"), summary.get("run_id"), self.uri,
-                               summary["metrics_logged"], summary["params_logged"], extra, see)
-        if summary.get("params_too_long"):
+            again = (f" (and {summary.metrics_in_store} of replayed steps, in the store already)"
+                     if summary.metrics_in_store else "")
+            runner.logger.info("MLflow: run %r (%s) %s to %s: %d metrics%s, %d params, artifacts config.yaml, "
+                               "overrides.yaml%s%s", summary.run_name, summary.run_id,
+                               "continued and logged" if summary.continued else "logged", self.uri,
+                               summary.metrics_logged, again, summary.params_logged, extra, see)
+        if summary.params_too_long:
             runner.logger.info("MLflow: too long for a param (whole in the config.yaml artifact): %s",
-                               ", ".join(summary["params_too_long"]))
+                               ", ".join(summary.params_too_long))
 
     def _abandon(self) -> None:
         """At interpreter exit when ``after_run`` never came (the run raised): hand over what
@@ -318,7 +359,7 @@ class MlflowLoggerHook(LoggerHook):
             return
         self._finished = True
         if self._rows:
-            channel.send({"op": "records", "rows": self._rows})
+            channel.send(records_message(self._rows))
             self._rows = []
         channel.abandon(timeout=2.0)
 
