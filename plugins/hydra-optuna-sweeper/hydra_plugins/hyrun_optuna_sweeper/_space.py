@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import IntervalSweep, Override, RangeSweep, Transformer
+from hydra.core.override_parser.types import Glob, IntervalSweep, Override, RangeSweep, Transformer
 
 ALLOWED = "interval(a,b), tag(log,interval(a,b)), int(interval(a,b)), range(a,b[,step]), choice(...) or a value"
 
@@ -65,6 +65,8 @@ def distribution(override: Override) -> Any:
 
     key, value = override.get_key_element(), override.value()
     written = (override.input_line or "").partition("=")[2]
+    if isinstance(value, Glob):
+        raise SearchSpaceError(key, written)
     if override.is_choice_sweep() or (isinstance(value, RangeSweep) and value.shuffle):
         choices = list(override.sweep_iterator(transformer=Transformer.encode))
         if not all(isinstance(c, (str, int, float, bool, type(None))) for c in choices):

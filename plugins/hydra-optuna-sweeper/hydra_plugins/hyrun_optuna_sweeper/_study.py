@@ -20,6 +20,7 @@ from typing import Any
 
 import optuna
 from hydra.core.utils import JobStatus
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
@@ -52,7 +53,9 @@ class StudyDriver:
             raise ValueError("the Optuna search space is empty: give hydra.sweeper.params or key=interval(...) "
                              "overrides")
         self.metrics, self.directions = objectives(config, sweeper.direction)
-        sampler = sweeper.sampler
+        self.sampler_config = OmegaConf.to_container(sweeper.sampler, resolve=True)
+        self.pruner_config = OmegaConf.to_container(sweeper.pruner, resolve=True)
+        sampler, pruner = instantiate(sweeper.sampler), instantiate(sweeper.pruner)
         self.n_trials = sweeper.n_trials
         if getattr(sampler, "func", None) is optuna.samplers.GridSampler:  # a partial: it takes the space
             grid = self.space.grid()
@@ -66,13 +69,11 @@ class StudyDriver:
         self.job_name = str(config.hydra.job.name)
         self.study_name = sweeper.study_name or self.job_name
         self.study = optuna.create_study(study_name=self.study_name, storage=self.storage, sampler=sampler,
-                                         pruner=sweeper.pruner, directions=self.directions, load_if_exists=True)
+                                         pruner=pruner, directions=self.directions, load_if_exists=True)
         given = [d.name.lower() for d in self.study.directions]
         if given != self.directions:
             raise ValueError(f"study {self.study_name!r} in {describe(self.spec)} has directions {given}, not "
                              f"{self.directions}: give this search another study_name")
-        self.pruner_config = OmegaConf.to_container(config.hydra.sweeper.pruner, resolve=True)
-        self.sampler_config = OmegaConf.to_container(config.hydra.sweeper.sampler, resolve=True)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = False
         self.exit_code = 0

@@ -34,7 +34,6 @@ class CmaEsSamplerConf:
     _target_: str = "optuna.samplers.CmaEsSampler"
     seed: Optional[int] = None
     x0: Optional[Dict[str, Any]] = None
-    sigma0: Optional[float] = None
     n_startup_trials: int = 1
     warn_independent_sampling: bool = True
     consider_pruned_trials: bool = False
@@ -104,6 +103,7 @@ class HyperbandPrunerConf:
 @dataclass
 class HyrunOptunaSweeperConf:
     _target_: str = "hydra_plugins.hyrun_optuna_sweeper.optuna_sweeper.HyrunOptunaSweeper"
+    _recursive_: bool = False  # the sweeper builds its sampler and pruner, and reports their errors
     defaults: List[Any] = field(default_factory=lambda: [{"sampler": "tpe"}, {"pruner": "none"}])
     sampler: Any = MISSING
     pruner: Any = MISSING
@@ -118,11 +118,19 @@ class HyrunOptunaSweeperConf:
     params: Optional[Dict[str, str]] = None  # key -> interval(...), choice(...), range(...) or a fixed value
 
 
-STORE = ConfigStore.instance()
-STORE.store(group="hydra/sweeper", name="hyrun_optuna", node=HyrunOptunaSweeperConf, provider="hyrun_optuna_sweeper")
-for _name, _node in {"tpe": TPESamplerConf, "random": RandomSamplerConf, "cmaes": CmaEsSamplerConf,
-                     "grid": GridSamplerConf, "nsgaii": NSGAIISamplerConf}.items():
-    STORE.store(group="hydra/sweeper/sampler", name=_name, node=_node, provider="hyrun_optuna_sweeper")
-for _name, _node in {"none": NopPrunerConf, "median": MedianPrunerConf, "percentile": PercentilePrunerConf,
-                     "successive_halving": SuccessiveHalvingPrunerConf, "hyperband": HyperbandPrunerConf}.items():
-    STORE.store(group="hydra/sweeper/pruner", name=_name, node=_node, provider="hyrun_optuna_sweeper")
+SAMPLERS = {"tpe": TPESamplerConf, "random": RandomSamplerConf, "cmaes": CmaEsSamplerConf, "grid": GridSamplerConf,
+            "nsgaii": NSGAIISamplerConf}
+PRUNERS = {"none": NopPrunerConf, "median": MedianPrunerConf, "percentile": PercentilePrunerConf,
+           "successive_halving": SuccessiveHalvingPrunerConf, "hyperband": HyperbandPrunerConf}
+
+
+def _register() -> None:
+    store = ConfigStore.instance()
+    store.store(group="hydra/sweeper", name="hyrun_optuna", node=HyrunOptunaSweeperConf,
+                provider="hyrun_optuna_sweeper")
+    for group, options in (("hydra/sweeper/sampler", SAMPLERS), ("hydra/sweeper/pruner", PRUNERS)):
+        for name, node in options.items():
+            store.store(group=group, name=name, node=node, provider="hyrun_optuna_sweeper")
+
+
+_register()

@@ -1,13 +1,19 @@
 """The sweeper Hydra instantiates (``hydra/sweeper=hyrun_optuna``); optuna is imported when it
-sweeps (Hydra builds the sampler and pruner it is given then too)."""
+sweeps, and the sampler and pruner are built from their configs then."""
 from __future__ import annotations
 
 from typing import Any
 
 from hydra.core.plugins import Plugins
+from hydra.errors import CompactHydraException, HydraException
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+
+class SweeperError(CompactHydraException):
+    """Printed as its message alone (no traceback unless HYDRA_FULL_ERROR=1), as hyrun's errors."""
 
 
 class HyrunOptunaSweeper(Sweeper):
@@ -31,7 +37,11 @@ class HyrunOptunaSweeper(Sweeper):
         from ._report import Report
         from ._study import StudyDriver
 
-        driver = StudyDriver(self, list(arguments))
+        try:
+            driver = StudyDriver(self, list(arguments))
+        except (ValueError, HydraException, OmegaConfBaseException) as problem:
+            # a bad search space, direction, sampler or pruner argument, storage or sweep dir
+            raise SweeperError(f"Error in config: {problem}") from None
         driver.report = report = Report(driver, self.n_jobs)
         try:
             run_jobs(driver, self.launcher, max(1, self.n_jobs))
