@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import hyrun_env, read_metrics, run_hyrun
-from tests.test_mlflow import client, ok, runs_of
+from tests.test_mlflow import IMPORTTIME, client, imported_modules, ok, runs_of
 
 ROOT = Path(__file__).resolve().parents[1]
 # the checkout's plugin, ahead of a copy that the test extra installed (pip may reuse a wheel it
@@ -193,6 +193,14 @@ def test_storages_are_absolute_so_every_job_opens_the_same(tmp_path):
 
 
 # -- end to end ---------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_only_a_trial_imports_optuna(tmp_path):
+    proc = ok(run_hyrun(*TRIAL[:-1], "runner.max_epochs=1", "hydra.run.dir=run", cwd=tmp_path, env=sweeper_env(),
+                        program=IMPORTTIME))
+    assert "optuna" not in imported_modules(proc.stderr)
+    assert json.loads((tmp_path / "run" / "finished.json").read_text())["stop_reason"] is None
+
+
 @pytest.mark.slow
 def test_a_study_prunes_reports_every_evaluation_and_a_second_run_continues_it(tmp_path):
     """8 trials of 4 epochs with median pruning, MLflow on; then the same command with
