@@ -117,13 +117,14 @@ def test_the_search_space_reads_hydras_grammar_as_hydra_optuna_sweeper():
     from hydra_plugins.hyrun_optuna_sweeper._space import SearchSpace
 
     params = {"a": "interval(0, 1)", "b": "tag(log, interval(1e-5, 1e-1))", "c": "int(interval(1, 9))",
-              "d": "range(2, 10, 4)", "e": "range(0.5, 1.5, 0.5)", "f": "choice(sgd, adam)", "g": "3", "h": "1"}
+              "d": "range(2, 10, 4)", "e": "range(0.5, 1.5, 0.5)", "f": "choice(sgd, adam)", "g": "3", "h": "1",
+              "j": "tag(log, int(interval(1, 64)))"}
     space = SearchSpace.parse(params, ["h=choice(1,2)", "i=x,y", "g=4"])  # the command line wins
     assert space.distributions == {
         "a": FloatDistribution(0.0, 1.0), "b": FloatDistribution(1e-5, 1e-1, log=True), "c": IntDistribution(1, 9),
         "d": IntDistribution(2, 10, step=4), "e": FloatDistribution(0.5, 1.5, step=0.5),
         "f": CategoricalDistribution(["sgd", "adam"]), "h": CategoricalDistribution([1, 2]),
-        "i": CategoricalDistribution(["x", "y"])}
+        "i": CategoricalDistribution(["x", "y"]), "j": IntDistribution(1, 64, log=True)}
     assert space.fixed == {"g": "4"}
     assert space.overrides({"a": 0.25, "f": "adam"}) == ["a=0.25", "f=adam", "g=4"]
     assert SearchSpace.parse({"d": "range(2, 10, 4)", "f": "choice(sgd, adam)"}, []).grid() == {
