@@ -12,6 +12,7 @@ another study is refused.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 from dataclasses import dataclass
@@ -19,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from hydra.core.utils import JobStatus
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
+from hyrun.preemption import EXIT_PREEMPTED
 from hyrun.tracking.worker import pid_alive
 from hyrun.tuning.objectives import objectives
 from hyrun.tuning.storage import describe, open_storage, storage_spec
@@ -32,7 +33,6 @@ from hyrun.tuning.trial import TrialIdentity, trial_result
 from ._space import SearchSpace
 
 log = logging.getLogger(__name__)
-EXIT_PREEMPTED = 75  # hyrun's: a job stopped by a signal, to be continued with resume=auto
 ENDED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 JOB_DIR, OWNER, FAIL_REASON = "job_dir", "sweeper", "fail_reason"  # the trials' user attributes
 
@@ -60,10 +60,7 @@ class StudyDriver:
         if getattr(sampler, "func", None) is optuna.samplers.GridSampler:  # a partial: it takes the space
             grid = self.space.grid()
             sampler = sampler(grid)
-            size = 1
-            for values in grid.values():
-                size *= len(values)
-            self.n_trials = min(self.n_trials, size)
+            self.n_trials = min(self.n_trials, math.prod(len(values) for values in grid.values()))
         self.spec = storage_spec(sweeper.storage, self.launch_dir, str(config.hydra.sweep.dir))
         self.storage = open_storage(self.spec)
         self.job_name = str(config.hydra.job.name)
@@ -128,6 +125,20 @@ class StudyDriver:
         trial.set_user_attr(OWNER, self.owner)
         return TrialJob(trial.number, self.space.overrides(params) + [self._identity(trial.number).env_override()])
 
+    def _result(self, job_return: Any, error: BaseException | None) -> tuple[str, list[float] | None, str | None]:
+        """(state, values, why it failed) of a job that ended, or whose launch raised ``error``."""
+        if error is not None:  # the launcher (or a job in this process) raised: the trial failed, not the study
+            return "FAIL", None, f"{type(error).__name__}: {error}"
+        try:
+            returned = job_return.return_value  # raises what the job raised
+        except Exception as failure:  # noqa: BLE001
+            return "FAIL", None, f"{type(failure).__name__}: {failure}"
+        try:
+            state, values = trial_result(returned, self.metrics)
+        except ValueError as problem:
+            return "FAIL", None, str(problem)
+        return state, values, None
+
     def _trial(self, number: int) -> optuna.trial.Trial:
         study_id = self.storage.get_study_id_from_name(self.study_name)
         return optuna.trial.Trial(self.study, self.storage.get_trial_id_from_study_id_trial_number(study_id, number))
@@ -144,17 +155,7 @@ class StudyDriver:
             log.warning("Trial %d's job was stopped (preempted); it stays RUNNING and the next run of this "
                         "search (with resume=auto) continues it", job.number)
             return
-        values, reason = None, None
-        if error is not None:
-            state, reason = "FAIL", f"{type(error).__name__}: {error}"
-        elif job_return.status == JobStatus.FAILED:
-            failure = job_return._return_value
-            state, reason = "FAIL", f"{type(failure).__name__}: {failure}"
-        else:
-            try:
-                state, values = trial_result(job_return.return_value, self.metrics)
-            except ValueError as problem:
-                state, reason = "FAIL", str(problem)
+        state, values, reason = self._result(job_return, error)
         if reason is not None:
             self._trial(job.number).set_user_attr(FAIL_REASON, reason[:1000])
         try:
