@@ -62,9 +62,10 @@ class StudyDriver:
             sampler = sampler(grid)
             self.n_trials = min(self.n_trials, math.prod(len(values) for values in grid.values()))
         self.spec = storage_spec(sweeper.storage, self.launch_dir, str(config.hydra.sweep.dir))
-        self.storage = open_storage(self.spec)
         self.job_name = str(config.hydra.job.name)
         self.study_name = sweeper.study_name or self.job_name
+        self._identity(0).env_override()  # a study name or path that cannot reach the jobs fails here
+        self.storage = open_storage(self.spec)
         self.study = optuna.create_study(study_name=self.study_name, storage=self.storage, sampler=sampler,
                                          pruner=pruner, directions=self.directions, load_if_exists=True)
         given = [d.name.lower() for d in self.study.directions]
