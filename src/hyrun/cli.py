@@ -26,8 +26,9 @@ def config_dir() -> str:
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
-def run(cfg: DictConfig) -> float | None:
-    """One job: returns the last evaluated value of the first metric (for sweepers)."""
+def run(cfg: DictConfig) -> float | dict | None:
+    """One job: returns the last evaluated value of the first metric (for sweepers); a trial of
+    hyrun's Optuna sweeper returns its outcome (``hyrun.tuning.trial``)."""
     validated(cfg)
     from hyrun.checkpoint import EXIT_SAVE_FAILED, CheckpointSaveError
     from hyrun.distributed import process_group
@@ -42,7 +43,7 @@ def run(cfg: DictConfig) -> float | None:
         sys.exit(EXIT_SAVE_FAILED)
 
 
-def train(cfg: DictConfig) -> float | None:
+def train(cfg: DictConfig) -> float | dict | None:
     """The run of one job (of this process's rank under DDP), unless it finished before."""
     from hyrun.build import build_runner
     from hyrun.config.tree import print_config_tree
@@ -50,6 +51,8 @@ def train(cfg: DictConfig) -> float | None:
     from hyrun.finished import finished_result, mark_finished
     from hyrun.hooks.last_evaluation import LastEvaluationHook
     from hyrun.metrics import metric_names
+    from hyrun.records import record_values
+    from hyrun.tuning.trial import current_trial, outcome_of
 
     logger = logging.getLogger("hyrun")
     if restart_count() and not cfg.resume:
@@ -61,13 +64,22 @@ def train(cfg: DictConfig) -> float | None:
         logger.setLevel(logging.WARNING)  # rank 0 tells the story; the others only what goes wrong
     work_dir = Path(cfg.work_dir or agreed_output_dir())
     metric = metric_names(cfg.evaluation.metric)[0] if cfg.evaluation is not None else None
+    trial = current_trial()
     if cfg.resume == "auto" and (done := finished_result(work_dir, cfg)) is not None:
         logger.info("resume=auto: this run finished before (%s); leaving it alone", done.describe())
-        return done.value
+        return done.value if trial is None else outcome_of(done)
+    if trial is not None:
+        from hyrun.tuning.trial import add_mlflow_tags
+
+        add_mlflow_tags(cfg, trial)
     runner = build_runner(cfg, work_dir, logger)
     last = LastEvaluationHook(metric) if metric is not None else None
     if last is not None:
         runner.register_hook(last)
+    if trial is not None:
+        from hyrun.hooks.trial_pruning import register_pruning
+
+        register_pruning(runner, cfg, trial)
     logger.info("Hooks by stage, in run order:\n%s", runner.hook_info())
     from hyrun.preemption import EXIT_PREEMPTED, preempted, stop_on_signals
 
@@ -82,9 +94,10 @@ def train(cfg: DictConfig) -> float | None:
         logger.warning("Stopped by %s at epoch %d, iter %d; resume=auto continues from %s", runner.stop_reason,
                        runner.epoch + 1, runner.iter, runner.work_dir / "checkpoints" / "latest.pth")
         sys.exit(EXIT_PREEMPTED)
-    value = report(runner, logger, metric, last.record if last is not None else None)
-    mark_finished(runner, cfg, metric, value)
-    return value
+    last_record = last.record if last is not None else None
+    value = report(runner, logger, metric, last_record)
+    done = mark_finished(runner, cfg, metric, value, record_values(last_record) if last_record else None)
+    return value if trial is None else outcome_of(done)
 
 
 def agreed_output_dir() -> str:
@@ -121,12 +134,13 @@ def validated(cfg: DictConfig) -> None:
     """Stop with a short message (README, "Choosing and overriding") if the composed config is not valid."""
     from hyrun.config.errors import ConfigError
     from hyrun.config.validate import validate
+    from hyrun.tuning.trial import current_trial
 
     try:
         validate(cfg)
     except ConfigError as error:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
+        if os.environ.get("HYDRA_FULL_ERROR") == "1" or current_trial() is not None:
+            raise  # a trial's bad value fails that trial (Hydra keeps the error), not the whole search
         _exit_with(str(error))
 
 

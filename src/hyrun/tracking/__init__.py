@@ -32,6 +32,8 @@ import os
 import re
 from pathlib import Path
 
+from hyrun.urls import absolute_sqlite_url
+
 PARENT_FILE = "mlflow_parent_run.json"  # in the sweep dir: the sweep's parent run, for the jobs
 WORKER_LOG = "mlflow_worker.log"  # in a run's output dir (a sweep's: in the sweep dir)
 DEFAULT_DB = "mlflow.db"
@@ -47,13 +49,7 @@ def resolve_tracking_uri(uri: str | None, launch_dir: str | os.PathLike | None =
     base = Path(launch_dir) if launch_dir else Path.cwd()
     if not uri:
         return "sqlite:///" + str((base / DEFAULT_DB).resolve())
-    uri = str(uri)
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        rest = uri[len("sqlite:///"):]
-        path, sep, query = rest.partition("?")
-        if path and path != ":memory:":
-            return "sqlite:///" + str((base / path).resolve()) + sep + query
-    return uri
+    return absolute_sqlite_url(str(uri), base)
 
 
 def parent_file(sweep_dir: str | os.PathLike, launch_dir: str | os.PathLike | None = None) -> Path:
