@@ -25,7 +25,7 @@ from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from hyrun.preemption import EXIT_PREEMPTED
-from hyrun.tracking.worker import pid_alive
+from hyrun.tracking.state_file import pid_alive
 from hyrun.tuning.objectives import objectives
 from hyrun.tuning.storage import describe, open_storage, storage_spec
 from hyrun.tuning.trial import TrialIdentity, trial_result
