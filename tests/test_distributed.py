@@ -139,3 +139,16 @@ def test_a_checkpoint_rank_0_cannot_write_stops_every_rank(tmp_path):
     assert done.stdout.count(f"checkpoint save failed: {path}: [Errno 27] File too large") == 1
     assert "Stopped at iter 10: rank 0 could not save a checkpoint" in done.stdout + done.stderr
     assert torch.load(tmp_path / "run/checkpoints/latest.pth", weights_only=True)["meta"]["iter"] == 5
+
+
+@pytest.mark.slow
+def test_a_compiled_model_trains_under_ddp_as_an_eager_one(tmp_path):
+    """compile=true under torchrun: DDP wraps the module whose forward is compiled."""
+    compiled = hyrun(tmp_path, "runner.max_epochs=1", "data.batch_size=16", "compile={backend:aot_eager}",
+                     "hydra.run.dir=compiled", processes=2)
+    assert compiled.returncode == 0, compiled.stderr[-3000:]
+    eager = hyrun(tmp_path, "runner.max_epochs=1", "data.batch_size=16", "hydra.run.dir=eager", processes=2)
+    assert eager.returncode == 0, eager.stderr[-3000:]
+    assert "torch.compile warm-up" in (tmp_path / "compiled" / "hyrun.log").read_text()
+    a, b = weights(tmp_path / "compiled"), weights(tmp_path / "eager")
+    assert list(a) == list(b) and max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6

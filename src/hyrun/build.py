@@ -19,6 +19,7 @@ from hyrun.hooks.base import Hook
 from hyrun.hooks.logger.train_record import TrainRecordHook
 from hyrun.hooks.progress import ProgressBarHook
 from hyrun.hooks.timer import IterTimerHook
+from hyrun.models.compile import CompileWarmupHook, compile_model, compile_settings
 from hyrun.optim.auto_scale_lr import scale_lr
 from hyrun.optim.builder import build_optimizer
 from hyrun.runner.base import Runner
@@ -38,6 +39,9 @@ def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger |
     loaders = limit_batches(build_data(cfg.data, seed), train=cfg.runner.limit_train_batches,
                             val=cfg.runner.limit_val_batches, overfit=cfg.runner.overfit_batches)
     model = instantiate(cfg.model).to(device)
+    compiled = compile_settings(OmegaConf.to_container(cfg.compile) if OmegaConf.is_config(cfg.compile) else cfg.compile)
+    if compiled is not None:
+        compile_model(model, compiled)
     optimizer = build_optimizer(model, cfg.optimizer)
     scale_lr(optimizer, cfg.auto_scale_lr.enable, cfg.auto_scale_lr.base_batch_size, cfg.data.batch_size,
              world_size())
@@ -51,6 +55,9 @@ def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger |
     )
     for hook, priority in default_hooks(cfg, runner_cls.by_epoch):
         runner.register_hook(hook, priority)
+    if compiled is not None:
+        runner.register_hook(CompileWarmupHook())
+        runner.logger.info("torch.compile: %s", compiled)
     if cfg.load_from:
         load_weights(runner, cfg.load_from)
     if cfg.resume:

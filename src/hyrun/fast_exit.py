@@ -22,9 +22,9 @@ def exit_now(status: int | str | None) -> None:
     """Leave the process with ``status`` (as ``sys.exit`` reads it) after what must run has run."""
     if os.environ.get(ENV, "1") == "0":
         sys.exit(status)
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
+    # what the interpreter does first at exit: thread pools' exit hooks (concurrent.futures
+    # stops its workers there), then a join of every non-daemon thread
+    threading._shutdown()  # type: ignore[attr-defined]
     atexit._run_exitfuncs()
     logging.shutdown()
     if isinstance(status, str):  # sys.exit("message"): printed, status 1

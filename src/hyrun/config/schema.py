@@ -231,4 +231,6 @@ class Config:
     work_dir: Optional[str] = None  # default: the run's output dir
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     print_config: bool = True  # the composed config as a tree at start, and in config_tree.txt
+    # torch.compile the model: true, or {mode, backend, fullgraph, dynamic} (hyrun.models.compile)
+    compile: Any = False
     ddp: DDPConfig = field(default_factory=DDPConfig)

@@ -42,6 +42,7 @@ def validate(cfg: DictConfig) -> None:
     for key, target in targets(cfg):
         _check_target(key, target)
     _check_optimizer(cfg)
+    _check_compile(cfg)
 
 
 def import_custom_modules(modules: list[str] | ListConfig) -> None:
@@ -99,6 +100,15 @@ def _check_optimizer(cfg: DictConfig) -> None:
             DefaultOptimizerConstructor(arguments, paramwise)
         except ValueError as error:
             raise ConfigError("optimizer.paramwise_cfg", paramwise, str(error)) from None
+
+
+def _check_compile(cfg: DictConfig) -> None:
+    """The settings' shape, then the backend tried on a one-line function (seconds, only when on)."""
+    from hyrun.models.compile import check_backend, compile_settings
+
+    settings = compile_settings(_plain(cfg.compile))
+    if settings is not None:
+        check_backend(settings)
 
 
 def _check_runner(cfg: DictConfig) -> None:
