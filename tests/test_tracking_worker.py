@@ -171,11 +171,31 @@ def test_the_share_grows_with_the_backlog_past_the_threshold():
 
 @pytest.mark.parametrize("value, share", [(None, 0.1), ("0.25", 0.25), ("0", 1.0), ("-1", 1.0), ("lots", 0.1)])
 def test_the_share_from_the_environment(monkeypatch, value, share):
+    monkeypatch.setattr(pacing, "usable_cores", lambda: 2)
     if value is None:
         monkeypatch.delenv(pacing.ENV_VAR, raising=False)
     else:
         monkeypatch.setenv(pacing.ENV_VAR, value)
     assert pacing.share_from_env() == share
+
+
+@pytest.mark.parametrize("cores, share", [(1, 0.1), (2, 0.1), (3, 0.5), (4, 1.0), (64, 1.0)])
+def test_the_default_share_follows_the_cores(monkeypatch, cores, share):
+    """A machine with a core to spare does not pace the worker: the run shows up at once."""
+    monkeypatch.delenv(pacing.ENV_VAR, raising=False)
+    monkeypatch.setattr(pacing, "usable_cores", lambda: cores)
+    assert pacing.share_from_env() == share
+
+
+def test_the_usable_cores_are_the_processs_affinity():
+    """taskset / a SLURM allocation limits the cores a process may use: those count."""
+    import subprocess
+    import sys
+
+    code = "import os; os.sched_setaffinity(0, {0}); from hyrun.tracking import pacing; print(pacing.usable_cores())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"
 
 
 def spin(cpu_s: float) -> None:
