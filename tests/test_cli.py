@@ -359,3 +359,13 @@ def test_the_quick_exit_lets_atexit_handlers_and_working_threads_finish(tmp_path
     assert (tmp_path / "atexit.txt").read_text() == "ran"
     assert (run_dir / "late.txt").read_text() == "written"
     assert "Done: 1 epochs" in (run_dir / "hyrun.log").read_text()  # the log flushed before leaving
+
+
+def test_a_run_prints_no_warning_of_hydras(tmp_path, run_hyrun):
+    """On Hydra 1.4 (tools/test_newest.sh) hyrun passes its execution whitelist and no
+    deprecated version_base; on 1.3 it passes version_base: either way a user sees no warning."""
+    run_dir = tmp_path / "run"
+    proc = ok(run_hyrun("data=synthetic", "model=mlp", "data.num_samples=32", "runner.max_epochs=1",
+                        "logger=[text]", f"hydra.run.dir={run_dir}", cwd=tmp_path))
+    for warning in ("Warning:", "execution whitelist", "version_base"):
+        assert warning not in proc.stderr, proc.stderr

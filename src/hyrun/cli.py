@@ -15,6 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from hyrun.config.store import register_configs
+from hyrun.hydra_version import main_kwargs
 
 
 def config_dir() -> str:
@@ -25,7 +26,7 @@ def config_dir() -> str:
     return str(Path(__file__).resolve().parents[2] / "conf")
 
 
-@hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
+@hydra.main(config_path=config_dir(), config_name="config", **main_kwargs())
 def run(cfg: DictConfig) -> float | dict | None:
     """One job: returns the last evaluated value of the first metric (for sweepers); a trial of
     hyrun's Optuna sweeper returns its outcome (``hyrun.tuning.trial``)."""
@@ -33,8 +34,11 @@ def run(cfg: DictConfig) -> float | dict | None:
     from hyrun.checkpoint import EXIT_SAVE_FAILED, CheckpointSaveError
     from hyrun.distributed import process_group
 
+    from hyrun.trusted_targets import trusting
+
     try:
-        with process_group():  # a no-op unless a launcher started several processes
+        # the whitelist again here: a launcher's worker process runs jobs outside main()'s
+        with process_group(), trusting(cfg.custom_imports):  # the group: a no-op for one process
             return train(cfg)
     except CheckpointSaveError as error:  # disk full, a file-size limit: one line, not a traceback
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
@@ -171,9 +175,13 @@ def prepare() -> None:
 def main() -> None:
     from hyrun.fast_exit import exit_now
 
+    from hyrun.config.choices import custom_imports_in
+    from hyrun.trusted_targets import trusting
+
     try:
         prepare()
-        run()
+        with trusting(custom_imports_in(sys.argv[1:])):  # Hydra's callbacks, the job's parts
+            run()
     except SystemExit as stop:
         exit_now(stop.code)
     exit_now(0)

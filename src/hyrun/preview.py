@@ -15,6 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from hyrun.cli import config_dir, prepare, validated
+from hyrun.hydra_version import main_kwargs
 
 SCHEDULE_STAGES = ("before_train_epoch", "before_train_iter")
 
@@ -72,7 +73,7 @@ def plot(rows: list[dict[str, float]], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-@hydra.main(version_base="1.3", config_path=config_dir(), config_name="config")
+@hydra.main(config_path=config_dir(), config_name="config", **main_kwargs())
 def preview(cfg: DictConfig) -> None:
     from hyrun.build import build_runner
 
