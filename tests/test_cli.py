@@ -369,3 +369,35 @@ def test_a_run_prints_no_warning_of_hydras(tmp_path, run_hyrun):
                         "logger=[text]", f"hydra.run.dir={run_dir}", cwd=tmp_path))
     for warning in ("Warning:", "execution whitelist", "version_base"):
         assert warning not in proc.stderr, proc.stderr
+
+
+def test_a_plain_run_composes_its_config_once(tmp_path, monkeypatch):
+    """Hydra composes once to read hydra.mode and again to run; hyrun skips the first when no
+    config can set the mode (hyrun.run_mode)."""
+    from hydra._internal.hydra import Hydra
+
+    from hyrun import cli
+    from hyrun.run_mode import skip_mode_composition
+
+    modes = []
+    compose = Hydra.compose_config
+    monkeypatch.setattr(Hydra, "compose_config", lambda self, *a, **k: modes.append(k["run_mode"]) or compose(self, *a, **k))
+    monkeypatch.setattr(Hydra, "get_mode", Hydra.get_mode)  # undone after the test
+    monkeypatch.setattr(sys, "argv", ["hyrun", "data=synthetic", "model=mlp", "data.num_samples=32", "runner.max_epochs=1",
+                                      "evaluation=null", "checkpoint_config=null", f"hydra.run.dir={tmp_path}/run"])
+    cli.prepare()
+    skip_mode_composition()
+    cli.run()
+    assert [mode.name for mode in modes] == ["RUN"]
+
+
+@pytest.mark.slow
+def test_an_experiment_that_sets_multirun_still_sweeps_without_dash_m(tmp_path, run_hyrun):
+    experiment = tmp_path / "my_conf" / "experiment"
+    experiment.mkdir(parents=True)
+    (experiment / "lr_sweep.yaml").write_text(
+        "# @package _global_\nhydra:\n  mode: MULTIRUN\n  sweeper:\n    params:\n      optimizer.lr: 0.1,0.01\n")
+    ok(run_hyrun("-cd", "my_conf", "experiment=lr_sweep", "data=synthetic", "model=mlp", "data.num_samples=32",
+                 "runner.max_epochs=1", "evaluation=null", "checkpoint_config=null", "hydra.sweep.dir=sweep",
+                 cwd=tmp_path))
+    assert sorted(p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir()) == ["0", "1"]

@@ -178,8 +178,11 @@ def main() -> None:
     from hyrun.config.choices import custom_imports_in
     from hyrun.trusted_targets import trusting
 
+    from hyrun.run_mode import skip_mode_composition
+
     try:
         prepare()
+        skip_mode_composition()
         with trusting(custom_imports_in(sys.argv[1:])):  # Hydra's callbacks, the job's parts
             run()
     except SystemExit as stop:
