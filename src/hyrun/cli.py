@@ -14,16 +14,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from hyrun.config.location import config_dir
 from hyrun.config.store import register_configs
 from hyrun.hydra_version import main_kwargs
-
-
-def config_dir() -> str:
-    """``conf/``: inside the installed package (wheel), or at the root of a source checkout."""
-    packaged = Path(__file__).parent / "conf"
-    if packaged.is_dir():
-        return str(packaged)
-    return str(Path(__file__).resolve().parents[2] / "conf")
 
 
 @hydra.main(config_path=config_dir(), config_name="config", **main_kwargs())

@@ -17,10 +17,18 @@ from hyrun.config.schedules import lr_schemas, momentum_schemas
 MULTI_SELECT_GROUPS = ("hooks", "logger")
 
 
+SCHEMA_NAME = "_schema_config"  # the schema of the whole config, the first default of conf/hyrun.yaml
+
+
 def register_configs() -> None:
-    _share_config_store_on_copy()
+    """hyrun's schema and group options, in Hydra's ConfigStore; once a process (~0.3 s):
+    a later call finds the schema stored and returns (the command line registers before
+    Hydra starts, and hyrun's search-path plugin again when Hydra builds the search path)."""
     cs = ConfigStore.instance()
-    cs.store(name="_schema_config", node=schema.Config)
+    if f"{SCHEMA_NAME}.yaml" in cs.repo:
+        return
+    _share_config_store_on_copy()
+    cs.store(name=SCHEMA_NAME, node=schema.Config)
     cs.store(name="_schema_workflow", node=schema.WorkflowConfig)
 
     cs.store(group="model", name="digits_cnn", node=schema.DigitsCNNConfig)
