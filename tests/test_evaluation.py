@@ -375,7 +375,7 @@ def test_good_evaluation_settings_pass():
 
 
 def test_the_cli_summary_takes_a_record_with_the_best(tmp_path):
-    from hyrun.cli import report
+    from hyrun.job import report
 
     runner = train(tmp_path, "runner.max_epochs=1", "evaluation.save_best=auto")
     assert report(runner, logging.getLogger("hyrun.test"), "accuracy", vals(runner)[-1]) == vals(runner)[-1]["accuracy"]

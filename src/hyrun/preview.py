@@ -14,8 +14,9 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from hyrun.cli import config_dir, prepare, validated
+from hyrun.cli import config_dir, prepare
 from hyrun.hydra_version import main_kwargs
+from hyrun.job import validated
 
 SCHEDULE_STAGES = ("before_train_epoch", "before_train_iter")
 

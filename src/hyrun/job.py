@@ -1,0 +1,137 @@
+"""One job, as ``python -m hyrun`` runs it: validate, build, run, report.
+
+Only the standard library, OmegaConf and Hydra's ``HydraConfig`` are imported here; torch comes
+in when a run is built.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from hyrun.config.errors import exit_with
+
+
+def train(cfg: DictConfig) -> float | dict | None:
+    """One job: returns the last evaluated value of the first metric (for sweepers); a trial of
+    hyrun's Optuna sweeper returns its outcome (``hyrun.tuning.trial``)."""
+    validated(cfg)
+    from hyrun.checkpoint import EXIT_SAVE_FAILED, CheckpointSaveError
+    from hyrun.distributed import process_group
+
+    from hyrun.trusted_targets import trusting
+
+    try:
+        # the whitelist again here: a launcher's worker process runs jobs outside main()'s
+        with process_group(), trusting(cfg.custom_imports):  # the group: a no-op for one process
+            return run_job(cfg)
+    except CheckpointSaveError as error:  # disk full, a file-size limit: one line, not a traceback
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        logging.getLogger("hyrun").error("checkpoint save failed: %s", error)
+        sys.exit(EXIT_SAVE_FAILED)
+
+
+def run_job(cfg: DictConfig) -> float | dict | None:
+    """The run of one job (of this process's rank under DDP), unless it finished before."""
+    from hyrun.build import build_runner
+    from hyrun.config.tree import print_config_tree
+    from hyrun.distributed import is_main, restart_count, world_size
+    from hyrun.finished import finished_result, mark_finished
+    from hyrun.hooks.last_evaluation import LastEvaluationHook
+    from hyrun.metrics import metric_names
+    from hyrun.records import record_values
+    from hyrun.tuning.trial import current_trial, outcome_of
+
+    logger = logging.getLogger("hyrun")
+    if restart_count() and not cfg.resume:
+        cfg.resume = "auto"  # torchrun restarted the workers: this attempt continues the last
+        logger.warning("torchrun restarted the workers (attempt %d): resume=auto", restart_count() + 1)
+    if is_main():
+        print_config_tree(cfg)
+    else:
+        logger.setLevel(logging.WARNING)  # rank 0 tells the story; the others only what goes wrong
+    work_dir = Path(cfg.work_dir or agreed_output_dir())
+    metric = metric_names(cfg.evaluation.metric)[0] if cfg.evaluation is not None else None
+    trial = current_trial()
+    if cfg.resume == "auto" and (done := finished_result(work_dir, cfg)) is not None:
+        logger.info("resume=auto: this run finished before (%s); leaving it alone", done.describe())
+        return done.value if trial is None else outcome_of(done)
+    if trial is not None:
+        from hyrun.tuning.trial import add_mlflow_tags
+
+        add_mlflow_tags(cfg, trial)
+    runner = build_runner(cfg, work_dir, logger)
+    last = LastEvaluationHook(metric) if metric is not None else None
+    if last is not None:
+        runner.register_hook(last)
+    if trial is not None:
+        from hyrun.hooks.trial_pruning import register_pruning
+
+        register_pruning(runner, cfg, trial)
+    logger.info("Hooks by stage, in run order:\n%s", runner.hook_info())
+    from hyrun.preemption import EXIT_PREEMPTED, preempted, stop_on_signals
+
+    with stop_on_signals(runner, agree=world_size() > 1):
+        runner.run([tuple(phase) for phase in cfg.workflow.phases])
+    from hyrun.checkpoint import EXIT_SAVE_FAILED, SAVE_FAILED
+
+    if runner.stop_reason == SAVE_FAILED:  # under DDP, a rank that does not write: rank 0 says why
+        logger.error("Stopped at iter %d: rank 0 could not save a checkpoint", runner.iter)
+        sys.exit(EXIT_SAVE_FAILED)
+    if preempted(runner):
+        logger.warning("Stopped by %s at epoch %d, iter %d; resume=auto continues from %s", runner.stop_reason,
+                       runner.epoch + 1, runner.iter, runner.work_dir / "checkpoints" / "latest.pth")
+        sys.exit(EXIT_PREEMPTED)
+    last_record = last.record if last is not None else None
+    value = report(runner, logger, metric, last_record)
+    done = mark_finished(runner, cfg, metric, value, record_values(last_record) if last_record else None)
+    return value if trial is None else outcome_of(done)
+
+
+def agreed_output_dir() -> str:
+    """The job's output dir, rank 0's on every rank: ranks started a second apart would
+    otherwise resolve ``${now:...}`` to different dirs. Another rank's own dir, which Hydra
+    made and left empty (see ``prepare``), is removed."""
+    from hyrun.distributed import broadcast_object
+
+    own = HydraConfig.get().runtime.output_dir
+    agreed = broadcast_object(own)
+    if agreed != own:
+        try:
+            os.rmdir(own)
+        except OSError:
+            pass
+    return agreed
+
+
+def report(runner, logger: logging.Logger, metric: str | None, last: dict | None) -> float | None:
+    """Say where the run ended: the ``last`` evaluation's metrics; return its ``metric``."""
+    if last is None or metric is None:
+        logger.info("Done: %d epochs, %d iterations. Outputs in %s", runner.epoch, runner.iter, runner.work_dir)
+        return None
+    from hyrun.records import record_values
+
+    values = record_values(last)
+    summary = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items())
+    logger.info("Final val %s (epoch %d, iter %d). Outputs in %s", summary, last["epoch"], last["iter"],
+                runner.work_dir)
+    return last[metric]
+
+
+def validated(cfg: DictConfig) -> None:
+    """Stop with a short message (README, "Choosing and overriding") if the composed config is not valid."""
+    from hyrun.config.errors import ConfigError
+    from hyrun.config.validate import validate
+    from hyrun.tuning.trial import current_trial
+
+    try:
+        validate(cfg)
+    except ConfigError as error:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1" or current_trial() is not None:
+            raise  # a trial's bad value fails that trial (Hydra keeps the error), not the whole search
+        exit_with(str(error))
