@@ -23,7 +23,7 @@ def choices(*overrides: str):
 
 
 def test_the_shipped_experiments_are_options_of_the_group():
-    assert set(EXPERIMENTS) <= set(group_options("experiment", config_dir()))
+    assert set(EXPERIMENTS) <= set(group_options("experiment", [config_dir()]))
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)

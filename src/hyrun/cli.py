@@ -42,12 +42,13 @@ def prepare() -> None:
     register_configs()
     try:
         load_plugins()
-        import_custom_modules(custom_imports_in(sys.argv[1:]) + custom_imports_of_patches(sys.argv[1:], config_dir()))
+        args = sys.argv[1:]
+        import_custom_modules(custom_imports_in(args) + custom_imports_of_patches(args, [config_dir()]))
     except ConfigError as error:
         exit_with(str(error))
-    problem = unknown_choice(sys.argv[1:], config_dir())
+    problem = unknown_choice(sys.argv[1:], [config_dir()])
     if problem is not None:
-        exit_with(problem)
+        exit_with(str(problem))
 
 
 def main() -> None:

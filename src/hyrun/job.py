@@ -17,18 +17,39 @@ from hyrun.config.errors import exit_with
 
 
 def train(cfg: DictConfig) -> float | dict | None:
-    """One job: returns the last evaluated value of the first metric (for sweepers); a trial of
-    hyrun's Optuna sweeper returns its outcome (``hyrun.tuning.trial``)."""
-    validated(cfg)
+    """One job, as ``python -m hyrun`` runs it (README "Your own project"): the config
+    validated, its tree printed, the run built and run, a stop by a signal (exit status 75)
+    or the end reported, ``finished.json``; returns the last evaluated value of the first
+    metric (what a sweeper gets), None without evaluation; a trial of hyrun's Optuna sweeper
+    returns its outcome (``hyrun.tuning.trial``).
+
+    In a Hydra app's job (``@hydra.main``) a bad config ends the process as on the command
+    line (``Error in config: ...``, exit status 2); elsewhere (a config from ``hyrun.compose``,
+    in a notebook or a script) it raises ``ConfigError``, and the job gets the output dir,
+    ``.hydra/`` and log file that Hydra would have made (``hyrun.outside_hydra``).
+    """
+    from hyrun.outside_hydra import composition_of, outside_hydra
+
+    composed = composition_of(cfg)
+    if composed is None and HydraConfig.initialized():  # a Hydra app's job: Hydra made its dir and log
+        validated(cfg)
+        return _in_process_group(cfg, HydraConfig.get().runtime.output_dir)
+    from hyrun.config.validate import validate
+
+    with outside_hydra(cfg, composed) as output_dir:  # as Hydra, before the job: ${hydra:...} resolves
+        validate(cfg)
+        return _in_process_group(cfg, output_dir)
+
+
+def _in_process_group(cfg: DictConfig, output_dir: str) -> float | dict | None:
     from hyrun.checkpoint import EXIT_SAVE_FAILED, CheckpointSaveError
     from hyrun.distributed import process_group
-
     from hyrun.trusted_targets import trusting
 
     try:
         # the whitelist again here: a launcher's worker process runs jobs outside main()'s
         with process_group(), trusting(cfg.custom_imports):  # the group: a no-op for one process
-            return run_job(cfg)
+            return run_job(cfg, output_dir)
     except CheckpointSaveError as error:  # disk full, a file-size limit: one line, not a traceback
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
@@ -36,8 +57,9 @@ def train(cfg: DictConfig) -> float | dict | None:
         sys.exit(EXIT_SAVE_FAILED)
 
 
-def run_job(cfg: DictConfig) -> float | dict | None:
-    """The run of one job (of this process's rank under DDP), unless it finished before."""
+def run_job(cfg: DictConfig, output_dir: str) -> float | dict | None:
+    """The run of one job (of this process's rank under DDP) in ``work_dir``, else in
+    ``output_dir`` (Hydra's), unless it finished before."""
     from hyrun.build import build_runner
     from hyrun.config.tree import print_config_tree
     from hyrun.distributed import is_main, restart_count, world_size
@@ -52,10 +74,10 @@ def run_job(cfg: DictConfig) -> float | dict | None:
         cfg.resume = "auto"  # torchrun restarted the workers: this attempt continues the last
         logger.warning("torchrun restarted the workers (attempt %d): resume=auto", restart_count() + 1)
     if is_main():
-        print_config_tree(cfg)
+        print_config_tree(cfg, output_dir)
     else:
         logger.setLevel(logging.WARNING)  # rank 0 tells the story; the others only what goes wrong
-    work_dir = Path(cfg.work_dir or agreed_output_dir())
+    work_dir = Path(cfg.work_dir or agreed_output_dir(output_dir))
     metric = metric_names(cfg.evaluation.metric)[0] if cfg.evaluation is not None else None
     trial = current_trial()
     if cfg.resume == "auto" and (done := finished_result(work_dir, cfg)) is not None:
@@ -93,13 +115,12 @@ def run_job(cfg: DictConfig) -> float | dict | None:
     return value if trial is None else outcome_of(done)
 
 
-def agreed_output_dir() -> str:
+def agreed_output_dir(own: str) -> str:
     """The job's output dir, rank 0's on every rank: ranks started a second apart would
-    otherwise resolve ``${now:...}`` to different dirs. Another rank's own dir, which Hydra
-    made and left empty (see ``prepare``), is removed."""
+    otherwise resolve ``${now:...}`` to different dirs. Another rank's ``own`` dir, which Hydra
+    made and left empty (see ``hyrun.cli.prepare``), is removed."""
     from hyrun.distributed import broadcast_object
 
-    own = HydraConfig.get().runtime.output_dir
     agreed = broadcast_object(own)
     if agreed != own:
         try:

@@ -22,18 +22,19 @@ if TYPE_CHECKING:
 TREE_FILE = "config_tree.txt"
 
 
-def print_config_tree(cfg: DictConfig) -> Path | None:
-    """The tree on stdout and in Hydra's output dir (returned), unless ``cfg.print_config`` is
-    false. Under torch.distributed the caller asks rank 0 only (each rank would repeat it)."""
+def print_config_tree(cfg: DictConfig, output_dir: str | Path) -> Path | None:
+    """The tree on stdout and in ``output_dir`` (the job's, Hydra's; returned), unless
+    ``cfg.print_config`` is false; the options named as Hydra chose them, when a Hydra job
+    runs. Under torch.distributed the caller asks rank 0 only (each rank would repeat it)."""
     if not cfg.print_config:
         return None
     from hydra.core.hydra_config import HydraConfig
     from rich.console import Console
 
-    hydra = HydraConfig.get()
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
     console = Console(record=True, soft_wrap=True)
-    console.print(config_tree(cfg, hydra.runtime.choices))
-    path = Path(hydra.runtime.output_dir) / TREE_FILE
+    console.print(config_tree(cfg, choices))
+    path = Path(output_dir) / TREE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(console.export_text(styles=False), encoding="utf-8")
     return path
