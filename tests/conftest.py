@@ -1,12 +1,15 @@
-"""Fixtures for tests that drive hyrun through its command line (``python -m hyrun``)."""
+"""Fixtures for tests that drive hyrun through its command line (``python -m hyrun``), and a
+virtual environment with hyrun installed from a wheel of this checkout."""
 from __future__ import annotations
 
 import functools
 import json
 import os
 import resource
+import site
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +17,7 @@ from pathlib import Path
 import pytest
 
 TIMEOUT_S = 180
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def hyrun_env(**extra: str) -> dict[str, str]:
@@ -91,3 +95,38 @@ def _run_hyrun_many_fixture():
 @pytest.fixture(name="read_metrics", scope="session")
 def _read_metrics_fixture():
     return read_metrics
+
+
+@pytest.fixture(scope="session")
+def wheel_python(tmp_path_factory, worker_id) -> Path:
+    """The python of a virtual environment where hyrun is installed from a wheel built of this
+    checkout, once a session (the pytest-xdist workers share it). Its other packages are this
+    environment's, reached through a ``.pth`` file: pip installs the wheel alone (``--no-deps``),
+    in seconds, and the site-packages's own ``.pth`` files (this checkout's editable install
+    among them) are not read there. Run it with ``wheel_env()``: no PYTHONPATH."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
+    venv = root / "hyrun_wheel_venv"
+    with FileLock(str(root / "hyrun_wheel_venv.lock")):
+        if not (venv / "ready").is_file():
+            pip = [sys.executable, "-m", "pip"]
+            wheels = root / "hyrun_wheel"
+            subprocess.run([*pip, "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)], check=True,
+                           timeout=TIMEOUT_S, env=wheel_env())
+            subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=TIMEOUT_S)
+            python = venv / "bin" / "python"
+            purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                     check=True, capture_output=True, text=True).stdout.strip()
+            ours = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib"), *site.getsitepackages()}
+            Path(purelib, "test_environment.pth").write_text("\n".join(sorted(ours)) + "\n")
+            (wheel,) = wheels.glob("hyrun-*.whl")
+            subprocess.run([*pip, "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)],
+                           check=True, timeout=TIMEOUT_S, env=wheel_env())
+            (venv / "ready").write_text(str(wheel.name))
+    return venv / "bin" / "python"
+
+
+def wheel_env(**extra: str) -> dict[str, str]:
+    """A user's shell without this checkout on PYTHONPATH."""
+    return {k: v for k, v in hyrun_env(**extra).items() if k != "PYTHONPATH"}

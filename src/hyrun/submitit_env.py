@@ -4,7 +4,7 @@ or any submitit launcher with ``tasks_per_node`` > 1).
 SLURM and submitit start one process per task and set their own variables (``SLURM_PROCID``,
 ...); hyrun joins a process group when it finds torchrun's (``RANK``, ``WORLD_SIZE``,
 ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``). This Hydra callback, registered in
-``conf/config.yaml``, exports them from submitit's at the start of each job process, so the
+``conf/hyrun.yaml``, exports them from submitit's at the start of each job process, so the
 tasks of a job train as one DDP run. Outside a submitit job of several tasks, or where a
 launcher already set them, it does nothing (and imports nothing).
 """
