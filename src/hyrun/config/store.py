@@ -17,18 +17,19 @@ from hyrun.config.schedules import lr_schemas, momentum_schemas
 MULTI_SELECT_GROUPS = ("hooks", "logger")
 
 
-SCHEMA_NAME = "_schema_config"  # the schema of the whole config, the first default of conf/hyrun.yaml
+_registered = False  # by this process: the generated classes exist here (hyrun.config.generate)
 
 
 def register_configs() -> None:
     """hyrun's schema and group options, in Hydra's ConfigStore; once a process (~0.3 s):
-    a later call finds the schema stored and returns (the command line registers before
-    Hydra starts, and hyrun's search-path plugin again when Hydra builds the search path)."""
-    cs = ConfigStore.instance()
-    if f"{SCHEMA_NAME}.yaml" in cs.repo:
+    the command line registers before Hydra starts, and hyrun's search-path plugin asks
+    again when Hydra builds the search path."""
+    global _registered
+    if _registered:
         return
     _share_config_store_on_copy()
-    cs.store(name=SCHEMA_NAME, node=schema.Config)
+    cs = ConfigStore.instance()
+    cs.store(name="_schema_config", node=schema.Config)
     cs.store(name="_schema_workflow", node=schema.WorkflowConfig)
 
     cs.store(group="model", name="digits_cnn", node=schema.DigitsCNNConfig)
@@ -51,6 +52,7 @@ def register_configs() -> None:
         store_multi(cs, "hooks", name, hook_schema)
     for name, logger_schema in builtin_logger_schemas().items():
         store_multi(cs, "logger", name, logger_schema)
+    _registered = True
 
 
 def store_multi(cs: ConfigStore, group: str, name: str, node: object) -> None:
