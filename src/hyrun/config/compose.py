@@ -41,6 +41,7 @@ def compose(overrides: Sequence[str] = (), config_dir: str | os.PathLike[str] | 
     from hyrun.config.choices import custom_imports_in, custom_imports_of_patches, select_patches, unknown_choice
     from hyrun.config.store import register_configs
     from hyrun.config.validate import import_custom_modules, validate
+    from hyrun.hydra_version import main_kwargs
     from hyrun.outside_hydra import remember_composition
     from hyrun.registry import load_plugins
 
@@ -54,7 +55,7 @@ def compose(overrides: Sequence[str] = (), config_dir: str | os.PathLike[str] | 
     problem = unknown_choice(overrides, config_dirs)
     if problem is not None:
         raise problem
-    with initialize_config_dir(config_dir=primary_dir, version_base="1.3"):
+    with initialize_config_dir(config_dir=primary_dir, **main_kwargs()):
         composed = hydra_compose(config_name or location.PRIMARY_CONFIG, overrides=overrides,
                                  return_hydra_config=True)
     cfg = copy.deepcopy(composed)
