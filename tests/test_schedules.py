@@ -598,7 +598,11 @@ def test_a_policy_with_a_required_field_is_an_error_only_when_selected(monkeypat
     class HalvingLr(lr_policies.FixedLr):
         every: int
 
+    from hyrun.config import generate
+
     monkeypatch.setitem(lr_policies.LR_POLICIES, "halving", HalvingLr)
+    # the options made here replace no class the ConfigStore's configs hold (they must pickle)
+    monkeypatch.setattr(generate, "_GENERATED", dict(generate._GENERATED))
     options = schedules.lr_schemas()
     node = OmegaConf.structured(options["halving"])
     assert OmegaConf.is_missing(node, "every") and sorted(OmegaConf.missing_keys(node)) == ["every"]
