@@ -20,6 +20,7 @@ from hyrun.metrics import metric_names
 from hyrun.runner.epoch import EpochBasedRunner
 from hyrun.runner.iter import IterBasedRunner
 from tests import helpers
+from tests.plugins.custom_parts import macro_f1
 
 
 def tiny_runner(*args, **kwargs):
@@ -182,9 +183,17 @@ def test_rule_inferred_from_the_name_as_mmcv(name, rule):
 def test_a_name_mmcv_cannot_infer_is_an_error(name):
     with pytest.raises(ValueError, match="cannot infer the rule"):
         infer_rule(name)
-    with pytest.raises(ValueError, match="cannot infer the rule"):
+    with pytest.raises(ConfigError, match="evaluation.rule=None .* not in its name; declare it on the metric"):
         EvalHook(metric=[scripted([1.0], name)], save_best="auto")
     assert EvalHook(metric=[scripted([1.0], name)], save_best="auto", rule="less").rule == "less"
+
+
+@pytest.mark.parametrize("rule", ["greater", "less"])
+def test_a_metric_declares_its_rule_and_save_best_needs_nothing_else(rule):
+    assert EvalHook(metric=[{**scripted([1.0], "f1"), "rule": rule}], save_best="f1").rule == rule
+    assert EvalHook(metric=["accuracy", macro_f1], save_best="macro_f1").rule == "greater"  # the function's attribute
+    # the rule given to the evaluation wins, for the metric save_best saves
+    assert EvalHook(metric=[{**scripted([1.0], "f1"), "rule": rule}], save_best="f1", rule="less").rule == "less"
 
 
 def test_greater_and_less_keys_replace_the_defaults():

@@ -180,7 +180,9 @@ def test_directions_follow_the_metrics_rules():
     for bad in ("up", ["maximize", "minimize"]):
         with pytest.raises(ConfigError):
             objectives(config("accuracy"), bad)
-    with pytest.raises(ConfigError, match="cannot be inferred"):
+    declared = {"_target_": "tests.plugins.custom_parts.macro_f1", "name": "f1", "rule": "less"}
+    assert objectives(config([declared]), None) == (["f1"], ["minimize"])  # the metric's own rule
+    with pytest.raises(ConfigError, match="not in its name"):
         objectives(config("f1"), None)
 
 

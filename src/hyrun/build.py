@@ -1,7 +1,6 @@
 """From a validated config to a runner with its hooks, in MMCV's registration order."""
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from hyrun.checkpoint import latest_checkpoint, load_weights, resume
-from hyrun.config.schema import LoaderConfig, RunnerType, resolve_by_epoch
+from hyrun.config.schema import RunnerType, loader_defaults, resolve_by_epoch
 from hyrun.data.loaders import build_loaders
 from hyrun.distributed import local_device, rank, restart_count, world_size
 from hyrun.hooks.base import Hook
@@ -27,9 +26,6 @@ from hyrun.runner.batch_limits import limit_batches
 from hyrun.runner.epoch import EpochBasedRunner
 from hyrun.runner.iter import IterBasedRunner
 from hyrun.seeding import seed_everything
-
-LOADER_KEYS = tuple(f.name for f in dataclasses.fields(LoaderConfig))
-
 
 def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger | None = None) -> Runner:
     seed = cfg.seed if cfg.seed is not None else 0
@@ -105,11 +101,22 @@ def hydra_info() -> dict[str, Any]:
 
 def build_data(data_cfg: DictConfig, seed: int) -> dict[str, Any]:
     """Datasets from the data node's own fields, batched as its loader fields say (per
-    process: under DDP a step sees ``batch_size`` times the number of processes)."""
+    process: under DDP a step sees ``batch_size`` times the number of processes); a loader
+    field the node lacks has its default."""
     data = OmegaConf.to_container(data_cfg, resolve=True)
-    loader_kwargs = {key: data.pop(key) for key in LOADER_KEYS if key in data}
+    loader_kwargs = {key: data.pop(key, default) for key, default in loader_defaults().items()}
     datasets = instantiate(data)
     return build_loaders(datasets, seed=seed, num_replicas=world_size(), rank=rank(), **loader_kwargs)
+
+
+def topk_rule(cfg: DictConfig) -> str | None:
+    """``checkpoint_config.rule``, else the one the top-k metric declares or its name says."""
+    checkpoint = cfg.checkpoint_config
+    if checkpoint.rule is not None or not checkpoint.topk or cfg.evaluation is None:
+        return checkpoint.rule
+    from hyrun.metrics import metric_rule
+
+    return metric_rule(checkpoint.topk_metric, cfg.evaluation.metric)
 
 
 def default_hooks(cfg: DictConfig, runner_by_epoch: bool) -> list[tuple[Hook, Any]]:
@@ -132,7 +139,8 @@ def default_hooks(cfg: DictConfig, runner_by_epoch: bool) -> list[tuple[Hook, An
         hooks.append((ParamSchedulerHook(OmegaConf.to_container(cfg.param_scheduler, resolve=True)), None))
     hooks.append((instantiate(cfg.optimizer_config, _convert_="all"), None))
     if cfg.checkpoint_config is not None:
-        hooks.append((instantiate(cfg.checkpoint_config, by_epoch=counts_epochs(cfg.checkpoint_config)), None))
+        hooks.append((instantiate(cfg.checkpoint_config, by_epoch=counts_epochs(cfg.checkpoint_config),
+                                  rule=topk_rule(cfg)), None))
     hooks.append((IterTimerHook(), None))
     log = cfg.log_config
     hooks.append((TrainRecordHook(log.interval, by_epoch=counts_epochs(log), ignore_last=log.ignore_last), None))

@@ -4,11 +4,14 @@
 
 - a name: ``accuracy`` (top-1), ``top{k}_accuracy`` for any k >= 1 (``top3_accuracy``,
   ``top5_accuracy``, ...), or ``loss`` (the mean cross-entropy);
-- a mapping ``{_target_: my_pkg.my_metric, name: f1, **kwargs}`` naming a user metric:
+- a mapping ``{_target_: my_pkg.my_metric, name: f1, rule: greater, **kwargs}`` naming a user metric:
   * a function is called as ``fn(outputs, targets, **kwargs) -> float`` at each evaluation;
   * a class is instantiated once, ``cls(**kwargs)``, when the evaluation hook is built, and
     the instance is called as ``metric(outputs, targets) -> float`` at each evaluation.
-  ``name`` (the record's key) defaults to the last part of ``_target_``;
+  ``name`` (the record's key) defaults to the last part of ``_target_``; ``rule`` (``greater``
+  | ``less``, or a ``rule`` attribute of the function or class) is which way it improves, for
+  ``save_best``, top-k checkpoints and a study's direction; unset, it is inferred from the name
+  (``hyrun.direction``);
 - (from Python) any callable ``fn(outputs, targets) -> float``, named by its ``name``
   attribute or ``__name__``.
 
@@ -26,9 +29,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from hyrun.direction import infer_rule
+
 Metric = Callable[[torch.Tensor, torch.Tensor], Any]
 
-TARGET_KEY, NAME_KEY = "_target_", "name"
+TARGET_KEY, NAME_KEY, RULE_KEY = "_target_", "name", "rule"
 _TOPK = re.compile(r"top([1-9][0-9]*)_accuracy")
 
 
@@ -102,6 +107,34 @@ def metric_names(spec: Any) -> list[str]:
     return [metric_name(entry) for entry in metric_entries(spec)]
 
 
+def declared_rule(entry: Any) -> str | None:
+    """The rule an entry declares: a mapping's ``rule``, else a ``rule`` attribute of what it
+    names (a function or class of the user's) or of a callable given from Python."""
+    if isinstance(entry, str):
+        return None
+    if isinstance(entry, Mapping):
+        if entry.get(RULE_KEY) is not None:
+            return entry[RULE_KEY]
+        target = entry.get(TARGET_KEY)
+        return getattr(locate(target), RULE_KEY, None) if isinstance(target, str) and target else None
+    return getattr(entry, RULE_KEY, None)
+
+
+def metric_rule(name: str, spec: Any, greater_keys: Any = None, less_keys: Any = None) -> str:
+    """Which way metric ``name`` of ``evaluation.metric`` improves: the rule its entry declares,
+    else the one its name says (``hyrun.direction.infer_rule``: ValueError when it says neither)."""
+    for entry in metric_entries(spec):
+        if metric_name(entry) == name and (rule := declared_rule(entry)) is not None:
+            return rule
+    return infer_rule(name, greater_keys, less_keys)
+
+
+def undeclared_rule(name: str, where: str = "evaluation.rule") -> str:
+    """What a ConfigError says is allowed when metric ``name``'s rule is neither declared nor in its name."""
+    return (f"greater or less: which way {name!r} improves is not in its name; declare it on the metric "
+            f"({{_target_: ..., name: {name}, rule: greater}}) or set {where}")
+
+
 def locate(path: str) -> Any:
     """The object a dotted ``_target_`` names (Hydra's own lookup)."""
     from hydra.utils import get_object
@@ -117,7 +150,7 @@ def build_metric(entry: Any) -> tuple[str, Metric]:
     if isinstance(entry, Mapping):
         if TARGET_KEY not in entry:
             raise ValueError(f"a metric mapping needs a {TARGET_KEY}: {dict(entry)!r}")
-        kwargs = {k: v for k, v in entry.items() if k not in (TARGET_KEY, NAME_KEY)}
+        kwargs = {k: v for k, v in entry.items() if k not in (TARGET_KEY, NAME_KEY, RULE_KEY)}
         target = locate(entry[TARGET_KEY])
         if inspect.isclass(target):
             metric = target(**kwargs)

@@ -6,6 +6,8 @@ builds it and a user may swap in their own class. Fields are what the seed tutor
 """
 from __future__ import annotations
 
+import dataclasses
+import multiprocessing
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Dict, List, Optional
@@ -54,12 +56,23 @@ class WorkflowConfig:
 # -- data ---------------------------------------------------------------------------------
 @dataclass
 class LoaderConfig:
-    """How the datasets of any data option are batched; the other fields build the datasets."""
+    """How the datasets of any data option are batched; the other fields build the datasets.
+    Every data option has these fields, one of the user's too (``loader_defaults``)."""
 
     batch_size: int = checked(32, at_least(1))
     num_workers: int = checked(0, at_least(0))
     drop_last: bool = False
     pin_memory: bool = False
+    # with workers: how they start; null: what works in this process (hyrun.data.loaders.worker_context)
+    multiprocessing_context: Optional[str] = checked(None, one_of(multiprocessing.get_all_start_methods()))
+    persistent_workers: Optional[bool] = None  # null: with workers, kept from one epoch to the next
+    prefetch_factor: Optional[int] = checked(None, at_least(1))  # batches a worker loads ahead; null: torch's
+
+
+def loader_defaults() -> dict[str, Any]:
+    """The loader fields with their defaults: the ``data`` node before an option is merged in,
+    so a data option of the user's (a YAML file with a ``_target_``) has them as the built-in ones do."""
+    return {f.name: f.default for f in dataclasses.fields(LoaderConfig)}
 
 
 @dataclass
@@ -206,7 +219,7 @@ class DDPConfig:
 @dataclass
 class Config:
     model: Any = MISSING
-    data: Any = MISSING
+    data: Any = field(default_factory=loader_defaults)  # then the option selected: data=NAME
     optimizer: Any = MISSING
     optimizer_config: OptimizerHookConfig = MISSING
     lr_config: Any = MISSING  # one policy's config (hyrun.config.schedules)

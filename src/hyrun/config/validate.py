@@ -7,15 +7,17 @@ checks that span fields, the workflow's shape, and that every module named by
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Iterator
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf, ValidationError
 
 from hyrun.config.checks import check_fields
 from hyrun.config.errors import ConfigError
-from hyrun.config.schema import resolve_by_epoch
+from hyrun.config.schema import LoaderConfig, resolve_by_epoch
+from hyrun.direction import RULES
 from hyrun.optim.param_groups import BETAS, MOMENTUM
 from hyrun.records import RECORD_HEADER
 from hyrun.hooks.priority import Priority, get_priority
@@ -28,8 +30,10 @@ def validate(cfg: DictConfig) -> None:
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(missing[0], "???", "a value: it is required")
+    _check_parts(cfg)
     for key, value, allowed in check_fields(cfg):
         raise ConfigError(key, value, allowed)
+    _check_loader(cfg.data)
     _check_runner(cfg)
     _check_workflow(cfg.workflow.phases)
     _check_betas(cfg)
@@ -83,6 +87,48 @@ def _check_target(key: str, target: str) -> None:
     if module is None or not hasattr(module, attribute):
         raise ConfigError(key, target, f"an importable class or function (no {attribute!r} "
                                        f"in module {module_name!r})")
+
+
+# the nodes Hydra's instantiate builds whole, and what their _target_ is expected to be
+PARTS = {"model": "the dotted path of the model's class (an nn.Module), e.g. my_pkg.models.ResNet",
+         "data": "the dotted path of a function or class returning {phase: dataset}, e.g. my_pkg.data.images"}
+
+
+def _check_parts(cfg: DictConfig) -> None:
+    """The model and the data are built from their ``_target_``: a node without one (a YAML
+    option that forgot it) would be built as a plain mapping and fail far from the config."""
+    for key, allowed in PARTS.items():
+        node = cfg[key]
+        if not isinstance(node, DictConfig):
+            raise ConfigError(key, _plain(node), f"a mapping with a _target_: {allowed}")
+        target = node.get("_target_")
+        if not isinstance(target, str) or not target:
+            raise ConfigError(f"{key}._target_", target, f"{allowed} ({key} has {', '.join(map(str, node)) or 'no keys'})")
+
+
+def _check_loader(data: DictConfig) -> None:
+    """The loader fields of any data option (a YAML option of the user's has no schema of its
+    own): typed and checked as ``LoaderConfig`` says."""
+    fields = {key: data[key] for key in loader_field_types() if key in data}
+    try:
+        typed = OmegaConf.merge(OmegaConf.structured(LoaderConfig), fields)
+    except ValidationError as error:
+        key = str(error.key)
+        raise ConfigError(f"data.{key}", fields.get(key), _type_text(loader_field_types()[key])) from None
+    for key, value, allowed in check_fields(typed):
+        raise ConfigError(f"data.{key}", value, allowed)
+
+
+def loader_field_types() -> dict[str, str]:
+    return {f.name: str(f.type) for f in dataclasses.fields(LoaderConfig)}
+
+
+def _type_text(annotation: str) -> str:
+    """``int`` -> "an int", ``Optional[bool]`` -> "true or false or null" (what the schema's field takes)."""
+    optional = annotation.startswith("Optional[")
+    inner = annotation[len("Optional["):-1] if optional else annotation
+    text = {"int": "an int", "bool": "true or false", "str": "a string"}.get(inner, f"a {inner}")
+    return f"{text} or null" if optional else text
 
 
 def _check_optimizer(cfg: DictConfig) -> None:
@@ -151,12 +197,18 @@ def _check_topk(cfg: DictConfig) -> None:
     checkpoint = cfg.checkpoint_config
     if checkpoint is None or not checkpoint.topk:
         return
-    from hyrun.metrics import metric_names
+    from hyrun.metrics import metric_names, metric_rule, undeclared_rule
 
     evaluated = metric_names(cfg.evaluation.metric) if cfg.evaluation is not None else []
     if checkpoint.topk_metric not in evaluated:
         raise ConfigError("checkpoint_config.topk_metric", checkpoint.topk_metric,
                           "one of the evaluated metrics: " + (", ".join(map(str, evaluated)) or "none (evaluation=null)"))
+    if checkpoint.rule is None:
+        try:
+            metric_rule(checkpoint.topk_metric, cfg.evaluation.metric)
+        except ValueError:
+            raise ConfigError("checkpoint_config.rule", None,
+                              undeclared_rule(checkpoint.topk_metric, "checkpoint_config.rule")) from None
 
 
 def _check_amp(cfg: DictConfig) -> None:
@@ -222,7 +274,7 @@ def _check_evaluation(cfg: DictConfig) -> None:
     evaluation = cfg.evaluation
     if evaluation is None:
         return
-    from hyrun.metrics import NAME_KEY, TARGET_KEY, VALID, is_builtin, locate, metric_name
+    from hyrun.metrics import NAME_KEY, RULE_KEY, TARGET_KEY, VALID, is_builtin, locate, metric_name
 
     spec = _plain(evaluation.metric)
     shape = "a metric name, a mapping {_target_: ..., name: ...}, or a list of those"
@@ -248,6 +300,8 @@ def _check_evaluation(cfg: DictConfig) -> None:
                                   "instances are called as metric(outputs, targets)")
             if NAME_KEY in entry and (not isinstance(entry[NAME_KEY], str) or not entry[NAME_KEY]):
                 raise ConfigError(f"{key}.{NAME_KEY}", entry[NAME_KEY], "a non-empty string (the record key)")
+            if entry.get(RULE_KEY) is not None and entry[RULE_KEY] not in RULES:
+                raise ConfigError(f"{key}.{RULE_KEY}", entry[RULE_KEY], "greater or less (which way it improves)")
         else:
             raise ConfigError(key, entry, shape)
         name = metric_name(entry)

@@ -1,6 +1,8 @@
 """DataLoaders from the datasets a data config builds, with a reproducible data order."""
 from __future__ import annotations
 
+import logging
+import multiprocessing
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -65,13 +67,19 @@ def build_loaders(
     num_workers: int = 0,
     drop_last: bool = False,
     pin_memory: bool = False,
+    multiprocessing_context: str | None = None,
+    persistent_workers: bool | None = None,
+    prefetch_factor: int | None = None,
     seed: int = 0,
     num_replicas: int = 1,
     rank: int = 0,
 ) -> dict[str, Any]:
     """One loader per phase; ``train`` is shuffled (seeded), others keep their order. With
     ``num_replicas`` > 1 each phase is dealt out to the ranks (``EpochSeededSampler``).
-    A value that is already a DataLoader is used as it is."""
+    A value that is already a DataLoader is used as it is. The worker settings
+    (``multiprocessing_context``, ``persistent_workers``, ``prefetch_factor``) apply with
+    ``num_workers`` > 0 and are left out without workers; unset, ``worker_settings`` says."""
+    workers = worker_settings(num_workers, multiprocessing_context, persistent_workers, prefetch_factor)
     loaders: dict[str, Any] = {}
     for phase, dataset in datasets.items():
         if isinstance(dataset, DataLoader):
@@ -88,6 +96,43 @@ def build_loaders(
             num_workers=num_workers,
             drop_last=drop_last and train,
             pin_memory=pin_memory,
-            persistent_workers=num_workers > 0,
+            **workers,
         )
     return loaders
+
+
+# the start methods a DataLoader's workers can use; another default (joblib's workers set
+# "loky", whose processes a DataLoader cannot start) is replaced by ``worker_context``
+STANDARD_START_METHODS = ("fork", "spawn", "forkserver")
+
+
+def worker_settings(num_workers: int, multiprocessing_context: str | None = None,
+                    persistent_workers: bool | None = None, prefetch_factor: int | None = None) -> dict[str, Any]:
+    """The DataLoader arguments for its worker processes (none without workers): the context
+    as ``worker_context`` says, persistent workers unless told otherwise (workers started once,
+    not every epoch), torch's prefetch factor unless one is given."""
+    if num_workers <= 0:
+        return {}
+    settings: dict[str, Any] = {
+        "persistent_workers": True if persistent_workers is None else persistent_workers,
+        "multiprocessing_context": worker_context(multiprocessing_context)}
+    if prefetch_factor is not None:
+        settings["prefetch_factor"] = prefetch_factor
+    return settings
+
+
+def worker_context(requested: str | None = None) -> str | None:
+    """How a DataLoader's workers start: ``requested`` when given; else this process's default
+    start method when it is one of multiprocessing's own (None: torch's choice, the default);
+    else (a launcher's worker process, e.g. joblib's, whose default is "loky") ``fork`` where
+    the platform has it, else ``spawn`` (the dataset must then be picklable)."""
+    if requested is not None:
+        return requested
+    current = multiprocessing.get_start_method(allow_none=True)
+    if current is None or current in STANDARD_START_METHODS:
+        return None
+    chosen = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    logging.getLogger("hyrun").info("data.multiprocessing_context: %s (this process's default start method, %r, "
+                                    "cannot start DataLoader workers; set data.multiprocessing_context to choose)",
+                                    chosen, current)
+    return chosen

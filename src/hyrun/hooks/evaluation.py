@@ -12,7 +12,8 @@ set and ``current >= start``, the same test is made with the counts as they are,
 evaluates at once when the test passes (as in MMCV, e.g. not when ``interval`` steps over it).
 
 Best (``save_best``): ``auto`` is the first metric (MMCV: the first key of the results);
-``rule`` greater/less is inferred from the name as MMCV's ``_init_rule`` does: lower-cased,
+``rule`` greater/less, when not given, is the one the metric's entry declares (``rule:
+greater``, ``hyrun.metrics``), else inferred from the name as MMCV's ``_init_rule`` does: lower-cased,
 an exact match in ``greater_keys`` then in ``less_keys``, then a substring of any greater key,
 then of any less key, else ValueError. A new best is a score strictly better than the best so
 far (MMCV: ``x > y`` / ``x < y`` from -inf / +inf); it is saved as
@@ -45,8 +46,8 @@ from hyrun.checkpoint import SaveGuard, runner_state, save_atomic
 from hyrun.config.errors import ConfigError
 from hyrun.distributed import broadcast_buffers, gather_strided, is_main
 from hyrun.hooks.base import Hook
-from hyrun.direction import RULES, infer_rule, is_better, worst
-from hyrun.metrics import as_float, build_metrics
+from hyrun.direction import RULES, is_better, worst
+from hyrun.metrics import as_float, build_metrics, metric_rule, undeclared_rule
 from hyrun.hooks.priority import Order
 
 class EvalHook(Hook):
@@ -75,11 +76,9 @@ class EvalHook(Hook):
         self.rule = rule
         if self.save_best and rule is None:
             try:
-                self.rule = infer_rule(self.save_best, greater_keys, less_keys)
+                self.rule = metric_rule(self.save_best, metric, greater_keys, less_keys)
             except ValueError:
-                raise ConfigError("evaluation.rule", None,
-                                  f"greater or less (cannot infer the rule from the name {self.save_best!r}: "
-                                  f"no greater_keys or less_keys in it)") from None
+                raise ConfigError("evaluation.rule", None, undeclared_rule(self.save_best)) from None
         self.best_score: float | None = None
         self.best_path: Path | None = None
         self._initial = True  # MMCV's initial_flag

@@ -4,7 +4,8 @@
 objective; the objectives are that many first metrics of ``evaluation.metric``, in order
 (``evaluation.metric=[accuracy,loss] hydra.sweeper.direction=[maximize,minimize]``). Unset, the
 study has one objective, the first metric, and its direction follows the metric's rule as
-``save_best`` reads it (``evaluation.rule``, else inferred from the name, ``hyrun.direction``):
+``save_best`` reads it (``evaluation.rule``, else the one the metric declares, else inferred from
+the name, ``hyrun.metrics.metric_rule``):
 ``greater`` maximizes, ``less`` minimizes.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from hyrun.config.errors import ConfigError
-from hyrun.direction import GREATER, infer_rule
+from hyrun.direction import GREATER
 
 MAXIMIZE, MINIMIZE = "maximize", "minimize"
 DIRECTIONS = (MAXIMIZE, MINIMIZE)
@@ -41,11 +42,13 @@ def objectives(config: Any, direction: Any) -> tuple[list[str], list[str]]:
 
 def direction_of(metric: str, evaluation: Any) -> str:
     """``maximize`` or ``minimize``, as the metric's rule says."""
+    from hyrun.metrics import metric_rule
+
     rule = evaluation.get("rule")
     if rule is None:
         try:
-            rule = infer_rule(metric, evaluation.get("greater_keys"), evaluation.get("less_keys"))
+            rule = metric_rule(metric, evaluation.metric, evaluation.get("greater_keys"), evaluation.get("less_keys"))
         except ValueError:
-            raise ConfigError(KEY, None, f"maximize or minimize: the rule of {metric!r} cannot be inferred from "
-                                         "its name (or set evaluation.rule)") from None
+            raise ConfigError(KEY, None, f"maximize or minimize: which way {metric!r} improves is not in its name "
+                                         "(declare it on the metric, rule: greater, or set evaluation.rule)") from None
     return MAXIMIZE if rule == GREATER else MINIMIZE
