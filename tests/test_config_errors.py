@@ -12,7 +12,7 @@ import os
 import pytest
 from omegaconf import OmegaConf
 
-from hyrun.config.errors import ConfigError
+from hyrun.config.errors import EXIT_CONFIG_ERROR, ConfigError
 from hyrun.config.validate import validate
 from tests import helpers
 
@@ -30,6 +30,8 @@ CASES = {
     "group-multi-logger": (["logger=[text,bad]"], ["logger", "bad"], ["text"]),
     # unknown key (what is allowed: see test_unknown_key_lists_the_valid_keys)
     "unknown-key": (["optimizer.foo=1"], ["optimizer.foo", "1"], []),
+    # an override Hydra cannot parse
+    "grammar": (["data.batch_size=[1"], ["[1"], ["override_grammar"]),
     # wrong type
     "type-float": (["optimizer.lr=abc"], ["optimizer.lr", "abc"], ["float"]),
     "type-int": (["runner.max_epochs=abc"], ["runner.max_epochs", "abc"], ["integer"]),
@@ -59,10 +61,10 @@ CASES = {
 
 
 def assert_stopped_before_training(proc, run_dir, overrides, named, allowed):
-    """Non-zero exit, a short message on stderr naming key, value and what is allowed, no
-    traceback, nothing trained."""
+    """The config errors' exit status (Hydra's errors and hyrun's alike), a short message on
+    stderr naming key, value and what is allowed, no traceback, nothing trained."""
     output = proc.stdout + proc.stderr
-    assert proc.returncode != 0, output
+    assert proc.returncode == EXIT_CONFIG_ERROR, output
     assert "Traceback" not in output, output
     assert len(proc.stderr) < MAX_MESSAGE_CHARS, proc.stderr
     # Hydra's echo of the whole command line names everything given: it does not count

@@ -35,10 +35,11 @@ def prepare() -> None:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) > 0:
         sys.argv += ["hydra.output_subdir=null", "hydra/job_logging=none"]
     sys.argv[1:] = select_patches(sys.argv[1:])
-    from hyrun.config.errors import ConfigError
+    from hyrun.config.errors import ConfigError, config_errors_exit_alike
     from hyrun.config.validate import import_custom_modules
     from hyrun.registry import load_plugins
 
+    config_errors_exit_alike()
     register_configs()
     try:
         load_plugins()

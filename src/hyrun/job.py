@@ -33,18 +33,21 @@ def train(cfg: DictConfig) -> float | dict | None:
     composed = composition_of(cfg)
     if composed is None and HydraConfig.initialized():  # a Hydra app's job: Hydra made its dir and log
         validated(cfg)
-        return _in_process_group(cfg, HydraConfig.get().runtime.output_dir)
+        return _in_process_group(cfg, HydraConfig.get().runtime.output_dir, in_hydra_app=True)
     from hyrun.config.validate import validate
 
     with outside_hydra(cfg, composed) as output_dir:  # as Hydra, before the job: ${hydra:...} resolves
         validate(cfg)
-        return _in_process_group(cfg, output_dir)
+        return _in_process_group(cfg, output_dir, in_hydra_app=False)
 
 
-def _in_process_group(cfg: DictConfig, output_dir: str) -> float | dict | None:
+def _in_process_group(cfg: DictConfig, output_dir: str, in_hydra_app: bool) -> float | dict | None:
     from hyrun.checkpoint import EXIT_SAVE_FAILED, CheckpointSaveError
+    from hyrun.config.errors import EXIT_CONFIG_ERROR, ConfigError
     from hyrun.distributed import process_group
+    from hyrun.models.steps import StepError
     from hyrun.trusted_targets import trusting
+    from hyrun.tuning.trial import current_trial
 
     try:
         # the whitelist again here: a launcher's worker process runs jobs outside main()'s
@@ -55,6 +58,13 @@ def _in_process_group(cfg: DictConfig, output_dir: str) -> float | dict | None:
             raise
         logging.getLogger("hyrun").error("checkpoint save failed: %s", error)
         sys.exit(EXIT_SAVE_FAILED)
+    except (ConfigError, StepError) as error:  # a dir that holds a run; what the default step cannot take
+        if not in_hydra_app or os.environ.get("HYDRA_FULL_ERROR") == "1" or current_trial() is not None:
+            raise  # a trial's fails that trial, not the search
+        if isinstance(error, ConfigError):
+            exit_with(str(error))
+        logging.getLogger("hyrun").error("%s", error)  # in the log too: it is the run's own first step
+        sys.exit(EXIT_CONFIG_ERROR)
 
 
 def run_job(cfg: DictConfig, output_dir: str) -> float | dict | None:

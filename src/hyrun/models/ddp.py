@@ -19,14 +19,14 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from hyrun.distributed import mean_over_ranks
-from hyrun.models.steps import default_train_step
+from hyrun.models.steps import DefaultStep, default_train_step
 
 
 class _TrainStep(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
-        self.step = getattr(model, "train_step", None) or (lambda batch: default_train_step(model, batch))
+        self.step = getattr(model, "train_step", None) or DefaultStep(model, default_train_step)
 
     def forward(self, batch: Any) -> dict[str, Any]:
         return self.step(batch)

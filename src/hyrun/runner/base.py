@@ -28,7 +28,7 @@ from torch import nn
 from hyrun.distributed import is_main, mean_over_ranks
 from hyrun.hooks.base import STAGES, Hook
 from hyrun.hooks.priority import Priority, get_priority, priority_name
-from hyrun.models.steps import default_train_step, default_val_step
+from hyrun.models.steps import DefaultStep, default_train_step, default_val_step
 from hyrun.optim.param_groups import get_momentum
 from hyrun.records import TRAIN, VAL
 from hyrun.runner.log_buffer import LogBuffer
@@ -59,12 +59,10 @@ class Runner:
         self.logger = logger or logging.getLogger("hyrun")
         self.device = torch.device(device)
         self.meta = dict(meta or {})
-        self.train_step: Callable[[Any], dict] = getattr(model, "train_step", None) or (
-            lambda batch: default_train_step(model, batch)
-        )
-        self.val_step: Callable[[Any], dict] = getattr(model, "val_step", None) or (
-            lambda batch: default_val_step(model, batch)
-        )
+        self.train_step: Callable[[Any], dict] = getattr(model, "train_step", None) or DefaultStep(
+            model, default_train_step)
+        self.val_step: Callable[[Any], dict] = getattr(model, "val_step", None) or DefaultStep(
+            model, default_val_step)
         self._max_epochs = max_epochs
         self._max_iters = max_iters
 
