@@ -77,17 +77,19 @@ def run_job(cfg: DictConfig, output_dir: str) -> float | dict | None:
     from hyrun.hooks.last_evaluation import LastEvaluationHook
     from hyrun.metrics import metric_names
     from hyrun.records import record_values
+    from hyrun.run_dir import check_run_dir
     from hyrun.tuning.trial import current_trial, outcome_of
 
     logger = logging.getLogger("hyrun")
     if restart_count() and not cfg.resume:
         cfg.resume = "auto"  # torchrun restarted the workers: this attempt continues the last
         logger.warning("torchrun restarted the workers (attempt %d): resume=auto", restart_count() + 1)
+    work_dir = Path(cfg.work_dir or agreed_output_dir(output_dir))
+    check_run_dir(cfg, work_dir, logger)
     if is_main():
         print_config_tree(cfg, output_dir)
     else:
         logger.setLevel(logging.WARNING)  # rank 0 tells the story; the others only what goes wrong
-    work_dir = Path(cfg.work_dir or agreed_output_dir(output_dir))
     metric = metric_names(cfg.evaluation.metric)[0] if cfg.evaluation is not None else None
     trial = current_trial()
     if cfg.resume == "auto" and (done := finished_result(work_dir, cfg)) is not None:

@@ -14,6 +14,9 @@ Record = dict[str, Any]
 
 RECORD_HEADER = ("mode", "epoch", "iter")
 TRAIN, VAL = "train", "val"
+# not a record: the line of ``metrics.jsonl`` where a run appended to an earlier run's file
+# starts (``existing_run=append``, ``hyrun.run_dir``); loggers never get it
+START = "start"
 
 
 def replayed(record: Mapping[str, Any], start_iter: int) -> bool:

@@ -240,6 +240,8 @@ class Config:
     seed: Optional[int] = 0
     deterministic: bool = False
     resume: Optional[str] = None  # "auto" or a checkpoint path
+    # a run dir that holds a run and no resume: refuse, or start a new run after it (hyrun.run_dir)
+    existing_run: str = checked("refuse", one_of(("refuse", "append")))
     load_from: Optional[str] = None  # a checkpoint whose weights start the run
     work_dir: Optional[str] = None  # default: the run's output dir
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps

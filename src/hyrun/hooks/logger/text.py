@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hyrun.hooks.logger.base import LoggerHook
-from hyrun.records import TRAIN, replayed, value_keys
+from hyrun.records import START, TRAIN, replayed, value_keys
 
 
 class TextLoggerHook(LoggerHook):
@@ -31,7 +31,12 @@ class TextLoggerHook(LoggerHook):
             if dropped or torn:
                 runner.logger.info(f"Rewound {self.filename} to iter {runner.iter}: {dropped} lines of the earlier "
                                    f"attempt past it dropped" + (", and a torn last line" if torn else ""))
+        appended = not runner.resumed and path.exists() and path.stat().st_size > 0
         self._file = open(path, "a", encoding="utf-8")
+        if appended:  # after an earlier run's records (existing_run=append): where this run's start
+            self._file.write(json.dumps({"mode": START, "epoch": runner.epoch, "iter": runner.iter,
+                                         "time": datetime.datetime.now().isoformat(timespec="seconds")}) + "\n")
+            self._file.flush()
 
     def after_run(self, runner) -> None:
         if self._file is not None:
@@ -69,18 +74,20 @@ class TextLoggerHook(LoggerHook):
 def rewind_jsonl(path: Path, start_iter: int) -> tuple[int, bool]:
     """Keep the records of ``path`` that a run resumed at ``start_iter`` does not repeat, and
     drop a torn last line (one a kill cut short: no newline, or not JSON); the file is
-    replaced atomically. Returns (records dropped, whether a torn line was)."""
+    replaced atomically. Lines up to the last start line (an earlier run's, appended to) are
+    kept whole. Returns (records dropped, whether a torn line was)."""
     with open(path, "rb") as f:
         lines = f.read().split(b"\n")
     torn = lines.pop() != b""  # text after the last newline: a write cut short
     kept, dropped = [], 0
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
+    records = [_parsed(line) for line in lines]
+    starts = [i for i, record in enumerate(records) if record is not None and record.get("mode") == START]
+    earlier_runs = starts[-1] + 1 if starts else 0
+    for i, (line, record) in enumerate(zip(lines, records)):
+        if record is None:
             torn = True  # a cut line that a later write followed: never joined to it
             continue
-        if replayed(record, start_iter):
+        if i >= earlier_runs and replayed(record, start_iter):
             dropped += 1
         else:
             kept.append(line)
@@ -93,3 +100,10 @@ def rewind_jsonl(path: Path, start_iter: int) -> tuple[int, bool]:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     return dropped, torn
+
+
+def _parsed(line: bytes) -> dict[str, Any] | None:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
