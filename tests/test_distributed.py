@@ -81,6 +81,7 @@ def test_two_processes_of_16_train_as_one_of_32(tmp_path):
     assert sorted(p.name for p in ddp_dir.iterdir()) == sorted(p.name for p in single_dir.iterdir())
     assert "DistributedDataParallel: 2 processes, gloo backend, 32 samples a step" in ddp.stdout
     assert ddp.stdout.count("config (experiment: null") == 1  # the config tree: rank 0's only
+    assert "Warning" not in ddp.stderr  # torch 2.13's FutureWarning for broadcast_buffers among them
 
     a, b = weights(ddp_dir), weights(single_dir)
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
@@ -152,3 +153,13 @@ def test_a_compiled_model_trains_under_ddp_as_an_eager_one(tmp_path):
     assert "torch.compile warm-up" in (tmp_path / "compiled" / "hyrun.log").read_text()
     a, b = weights(tmp_path / "compiled"), weights(tmp_path / "eager")
     assert list(a) == list(b) and max((a[k] - b[k]).abs().max().item() for k in a) < 1e-6
+
+
+@pytest.mark.slow
+def test_sync_batchnorm_on_cpu_stops_every_rank_with_a_config_error(tmp_path):
+    done = hyrun(tmp_path, "runner.max_epochs=1", "ddp.sync_batchnorm=true", processes=2)
+    assert done.returncode != 0  # torchrun's own report (its traceback) follows the ranks' messages
+    message = ("Error in config: ddp.sync_batchnorm=True is not valid: expected false for a run on cpu: torch's "
+               "SyncBatchNorm runs on cuda, xpu, hpu devices only")
+    assert done.stderr.count(message) == 2  # each rank, before the first step
+    assert "exitcode  : 2" in done.stderr

@@ -350,7 +350,20 @@ def test_params_are_the_composed_config_with_dotted_keys(single):
     config = yaml.safe_load(Path(single["client"].download_artifacts(single["run"].info.run_id, "config.yaml",
                                                                      str(single["root"]))).read_text())
     assert config["logger"]["mlflow"]["tags"]["note"] == LONG_TAG
-    assert params == flatten_params(config)[0]  # every leaf of the config, nothing else
+    summary = weights_summary(single["run_dir"])
+    # every leaf of the config, then the model summary, nothing else
+    assert params == flatten_params({**config, "model_summary": summary})[0]
+    assert params["model_summary.parameters"] == str(summary["parameters"]) == params[
+        "model_summary.trainable_parameters"]
+
+
+def weights_summary(run_dir: Path) -> dict:
+    """The model summary of an MLP (no buffers, all trainable, float32) from its checkpoint's weights."""
+    import torch
+
+    state = torch.load(run_dir / "checkpoints" / "latest.pth", weights_only=True)["state_dict"]
+    total = sum(tensor.numel() for tensor in state.values())
+    return {"parameters": total, "trainable_parameters": total, "size_mb": round(total * 4 / 2**20, 3)}
 
 
 @pytest.mark.slow

@@ -115,6 +115,10 @@ def test_hparams_session_start_and_end(job):
     assert hparams["optimizer.lr"] == pytest.approx(0.02) and hparams["data.num_samples"] == 128
     assert hparams["optimizer.nesterov"] is False and hparams["model.hidden"] == "[64]"
     assert not any(key.endswith("_target_") for key in hparams)
+    parameters = sum(t.numel() for t in torch.load(work_dir / "checkpoints" / "latest.pth",
+                                                   weights_only=True)["state_dict"].values())
+    assert hparams["model_summary.parameters"] == hparams["model_summary.trainable_parameters"] == parameters
+    assert hparams["model_summary.size_mb"] == pytest.approx(round(parameters * 4 / 2**20, 3))
     end = metadata.parse_session_end_info_plugin_data(
         acc.SummaryMetadata(metadata.SESSION_END_INFO_TAG).plugin_data.content)
     assert end.status == api_pb2.STATUS_SUCCESS

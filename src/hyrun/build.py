@@ -19,6 +19,9 @@ from hyrun.hooks.logger.train_record import TrainRecordHook
 from hyrun.hooks.progress import ProgressBarHook
 from hyrun.hooks.timer import IterTimerHook
 from hyrun.models.compile import CompileWarmupHook, compile_model, compile_settings
+from hyrun.models.summary import KEY as SUMMARY_KEY
+from hyrun.models.summary import describe as describe_model
+from hyrun.models.summary import model_summary
 from hyrun.optim.auto_scale_lr import scale_lr
 from hyrun.optim.builder import build_optimizer
 from hyrun.runner.base import Runner
@@ -35,6 +38,11 @@ def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger |
     loaders = limit_batches(build_data(cfg.data, seed), train=cfg.runner.limit_train_batches,
                             val=cfg.runner.limit_val_batches, overfit=cfg.runner.overfit_batches)
     model = instantiate(cfg.model).to(device)
+    summary = model_summary(model)
+    if world_size() > 1 and cfg.ddp.sync_batchnorm:
+        from hyrun.models.ddp import sync_batchnorm
+
+        model = sync_batchnorm(model, device)
     compiled = compile_settings(OmegaConf.to_container(cfg.compile) if OmegaConf.is_config(cfg.compile) else cfg.compile)
     if compiled is not None:
         compile_model(model, compiled)
@@ -47,8 +55,9 @@ def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger |
         max_epochs=cfg.runner.max_epochs if runner_cls is EpochBasedRunner else None,
         max_iters=cfg.runner.max_iters if runner_cls is IterBasedRunner else None,
         logger=logger, device=device, meta={"seed": seed, "config": OmegaConf.to_container(
-            cfg, resolve=True, enum_to_str=True), "hydra": hydra_info()},
+            cfg, resolve=True, enum_to_str=True), "hydra": hydra_info(), SUMMARY_KEY: summary},
     )
+    runner.logger.info("Model %s", describe_model(model, summary))
     for hook, priority in default_hooks(cfg, runner_cls.by_epoch):
         runner.register_hook(hook, priority)
     if compiled is not None:
@@ -75,8 +84,10 @@ def build_runner(cfg: DictConfig, work_dir: str | Path, logger: logging.Logger |
             model, device_ids=[device.index] if device.type == "cuda" else None,
             find_unused_parameters=cfg.ddp.find_unused_parameters, broadcast_buffers=cfg.ddp.broadcast_buffers)
         runner.register_hook(AgreeOnStopHook())
-        runner.logger.info("DistributedDataParallel: %d processes, %s backend, %d samples a step",
-                           world_size(), torch.distributed.get_backend(), world_size() * cfg.data.batch_size)
+        synced = sum(isinstance(module, torch.nn.SyncBatchNorm) for module in model.modules())
+        runner.logger.info("DistributedDataParallel: %d processes, %s backend, %d samples a step%s",
+                           world_size(), torch.distributed.get_backend(), world_size() * cfg.data.batch_size,
+                           f", {synced} BatchNorm layers as SyncBatchNorm" if cfg.ddp.sync_batchnorm else "")
     return runner
 
 

@@ -107,7 +107,8 @@ def run_job(cfg: DictConfig, output_dir: str) -> float | dict | None:
         from hyrun.hooks.trial_pruning import register_pruning
 
         register_pruning(runner, cfg, trial)
-    logger.info("Hooks by stage, in run order:\n%s", runner.hook_info())
+    logger.info("Hooks, in run order: %s", runner.hook_info(by_stage=False))
+    logger.debug("Hooks by stage, in run order:\n%s", runner.hook_info())
     from hyrun.preemption import EXIT_PREEMPTED, preempted, stop_on_signals
 
     with stop_on_signals(runner, agree=world_size() > 1):

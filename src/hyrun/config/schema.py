@@ -213,6 +213,9 @@ class DDPConfig:
 
     find_unused_parameters: bool = False  # True for models whose step leaves some weights unused
     broadcast_buffers: bool = True  # rank 0's buffers (BatchNorm statistics) at every step, as MMCV
+    # BatchNorm layers as SyncBatchNorm: statistics over every process's batch (GPUs), so that
+    # N processes x B samples normalize as 1 x NB
+    sync_batchnorm: bool = False
 
 
 # -- the whole config -----------------------------------------------------------------------

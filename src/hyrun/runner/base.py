@@ -128,8 +128,11 @@ class Runner:
         for method in self._dispatch[stage]:
             method(self, *args)
 
-    def hook_info(self) -> str:
-        """Each stage's hooks in run order with their priorities (MMCV's get_hook_info)."""
+    def hook_info(self, by_stage: bool = True) -> str:
+        """Each stage's hooks in run order with their priorities (MMCV's get_hook_info); with
+        ``by_stage=False`` one line: the hooks in priority order (the order of every stage)."""
+        if not by_stage:
+            return ", ".join(f"{type(hook).__name__} ({hook.priority})" for hook in self._hooks)
         lines = []
         for stage in STAGES:
             hooks = [h for h in self._hooks if stage in h.stages()]

@@ -23,6 +23,7 @@ class WorkerSettings:
     run_name: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     config: dict[str, Any] | None = None  # the composed config (params, config.yaml)
+    extra_params: dict[str, Any] | None = None  # params beside the config's (the model summary)
     overrides: list[str] | None = None  # overrides.yaml
     parent_file: str | None = None  # a sweep job: where its parent's id appears; a sweep: the file to write
     system_metrics: bool = False
@@ -64,8 +65,8 @@ def git_commit(folder: str) -> str | None:
 
 
 def run_params(settings: WorkerSettings) -> tuple[list[tuple[str, str]], list[str]]:
-    """(the config's params in order, the keys whose value was too long for a param)."""
-    params, too_long = flatten_params(settings.config or {})
+    """(the config's params in order, then the extra ones; the keys whose value was too long for a param)."""
+    params, too_long = flatten_params({**(settings.config or {}), **(settings.extra_params or {})})
     return list(params.items()), too_long
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from hyrun.hooks.base import Hook
 from hyrun.hooks.priority import Order
+from hyrun.models.summary import KEY as SUMMARY_KEY
 
 
 class LoggerHook(Hook):
@@ -23,3 +24,10 @@ class LoggerHook(Hook):
 
     def after_record(self, runner, record: dict[str, Any]) -> None:
         self.log(runner, record)
+
+
+def run_summary(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a tracker logs as params beside the config: ``{"model_summary": {...}}`` when the
+    runner's meta has it (``hyrun.models.summary``), else nothing."""
+    summary = meta.get(SUMMARY_KEY)
+    return {SUMMARY_KEY: summary} if summary else {}

@@ -18,7 +18,8 @@ What the run gets (see ``hyrun.tracking.worker`` for the worker's side):
     repository, ``hydra.overrides`` (the job's overrides, space-separated), ``override.<key>``
     for each of them, ``hydra.output_dir``, ``hydra.job_num`` and ``mlflow.parentRunId`` in a
     sweep, then ``logger.mlflow.tags``;
-  * params: the composed config with dotted keys (``hyrun.tracking.params``); artifacts
+  * params: the composed config with dotted keys (``hyrun.tracking.params``), then the model
+    summary (``model_summary.parameters``, ``.trainable_parameters``, ``.size_mb``); artifacts
     ``config.yaml`` (the whole composed config, resolved) and ``overrides.yaml``;
   * metrics ``train/<key>`` (loss, lr, momentum, time, data_time, ...) and ``val/<metric>``
     (with ``val/best_<metric>``) at step = the record's ``iter`` (finished training iterations),
@@ -54,7 +55,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hyrun.hooks.logger.base import LoggerHook
+from hyrun.hooks.logger.base import LoggerHook, run_summary
 from hyrun.records import record_values
 from hyrun.tracking import (
     DEFAULT_EXPERIMENT,
@@ -177,7 +178,8 @@ class MlflowLoggerHook(LoggerHook):
         checkpointed = self._checkpointed if runner.resumed and self._checkpointed.get("tracking_uri") == uri else {}
         return WorkerSettings(
             tracking_uri=uri, experiment_name=self.experiment_name or hydra.get("job_name") or DEFAULT_EXPERIMENT,
-            run_name=run_name, tags=tags, config=runner.meta.get("config") or {}, overrides=overrides,
+            run_name=run_name, tags=tags, config=runner.meta.get("config") or {},
+            extra_params=run_summary(runner.meta), overrides=overrides,
             parent_file=str(parent) if parent is not None else None, system_metrics=system_metrics, cwd=launch_dir,
             run_file=str(run_path), continue_run=bool(runner.resumed), run_id=checkpointed.get("run_id"),
             resumed_at_iter=runner.iter if runner.resumed else None,

@@ -14,7 +14,7 @@ What it writes, one run (session) per log dir:
   * hparams (the HPARAMS tab): at the start of the run a ``SessionStartInfo`` with the job's
     hyperparameters (each config group's chosen option under the group's name, the overrides
     as one string, every scalar leaf of the composed config by its dotted key; lists as
-    JSON text), at the end a ``SessionEndInfo`` (success; none when a signal stopped the run,
+    JSON text; the model summary, ``model_summary.parameters`` ...), at the end a ``SessionEndInfo`` (success; none when a signal stopped the run,
     which resume continues). No experiment summary is written: TensorBoard then builds the
     experiment from all sessions under its ``--logdir`` (the union of their hparams, so a
     sweep over ``optimizer=sgd,adam`` shows both options' fields, where an experiment
@@ -48,7 +48,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from hyrun.hooks.logger.base import LoggerHook
+from hyrun.hooks.logger.base import LoggerHook, run_summary
 from hyrun.records import RECORD_HEADER
 
 
@@ -80,7 +80,7 @@ class TensorboardLoggerHook(LoggerHook):
         hydra = runner.meta.get("hydra") or {}
         if hydra.get("overrides"):
             self._add_text("overrides", "```\n" + "\n".join(hydra["overrides"]) + "\n```\n", step)
-        self._add_session_start(hparams(config or {}, hydra), step)
+        self._add_session_start(hparams({**(config or {}), **run_summary(runner.meta)}, hydra), step)
 
     def after_run(self, runner) -> None:
         if self._writer is None:
