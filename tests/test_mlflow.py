@@ -224,7 +224,7 @@ class FakeStore:
         self._check()
         return "7"
 
-    def create_run(self, experiment_id, run_name=None, tags=None):
+    def create_run(self, experiment_id, run_name=None, tags=None, start_time=None):
         from types import SimpleNamespace
 
         self._check()
@@ -246,7 +246,7 @@ class FakeStore:
         self._check()
         self.texts[name] = text
 
-    def set_terminated(self, run_id, status):
+    def set_terminated(self, run_id, status, end_time=None):
         self._check()
         self.status = status
 
@@ -315,6 +315,23 @@ def single(tmp_path_factory):
     store = client(f"sqlite:///{root / 'mlflow.db'}")
     (run,) = runs_of(store)
     return {"root": root, "proc": proc, "run_dir": only_run_dir(root), "client": store, "run": run, "commit": commit}
+
+
+@pytest.mark.slow
+def test_the_runs_start_and_end_are_the_trainings_own(single):
+    """Not when the worker made the run and ended it (seconds later, at its own pace): the UI's
+    duration is the training's."""
+    import datetime
+
+    run, store = single["run"], single["client"]
+    stamps = [point.timestamp for key in ("train/loss", "val/accuracy")
+              for point in store.get_metric_history(run.info.run_id, key)]
+    assert run.info.start_time <= min(stamps) <= max(stamps) <= run.info.end_time
+    worker_log = (single["run_dir"] / "mlflow_worker.log").read_text()
+    (summary,) = [line for line in worker_log.splitlines() if "hyrun.tracking.worker: summary:" in line]
+    worker_done = datetime.datetime.strptime(summary[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp() * 1000
+    assert run.info.end_time < worker_done
+    assert "Fatal Python error" not in worker_log and "Traceback" not in worker_log
 
 
 @pytest.mark.slow

@@ -321,3 +321,38 @@ def test_the_run_file_keeps_each_writers_fields(tmp_path):
     assert (info["pid"], info["run_id"]) == (222, "r1")
     assert run_file.recorded_run_id(path, "sqlite:///a.db") == "r1"
     assert run_file.recorded_run_id(path, "sqlite:///other.db") is None  # a run of another store is not continued
+
+
+# -- the worker process ------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_the_worker_ends_cleanly_with_the_runs_own_start_and_end(tmp_path, empty_store):
+    """Its starter keeps the pipe open until the worker is gone: the worker exits 0, with no fatal
+    error at shutdown in its log, and the run has the start and end times it was sent."""
+    import os
+    import subprocess
+    import sys
+
+    from mlflow.tracking import MlflowClient
+
+    from hyrun.tracking.protocol import end_message, records_message
+
+    shutil.copy(empty_store, tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    settings = WorkerSettings(tracking_uri=uri, experiment_name="ends", run_name="r", config={"a": 1}, overrides=[],
+                              start_time=1_700_000_000.25)
+    log_path = tmp_path / "mlflow_worker.log"
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "hyrun.tracking.worker"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=log, env={**os.environ, "HYRUN_MLFLOW_WORKER_CPU": "1"})
+        for message in (settings.to_message(),
+                        records_message([(1_700_000_001.0, {"mode": "train", "epoch": 1, "iter": 1, "loss": 0.5})]),
+                        end_message("FINISHED", 60.0, 1_700_000_002.5)):
+            worker.stdin.write(encode(message))
+        worker.stdin.flush()
+        summary = last_summary([decode(line) for line in iter(worker.stdout.readline, b"")])
+        status = worker.wait(timeout=60)  # stdin still open
+        worker.stdin.close()
+    assert status == 0 and summary.terminated
+    assert "Fatal Python error" not in log_path.read_text()
+    run = MlflowClient(uri).get_run(summary.run_id)
+    assert (run.info.start_time, run.info.end_time) == (1_700_000_000_250, 1_700_000_002_500)

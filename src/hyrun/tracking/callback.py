@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,7 @@ class MlflowSweepCallback(Callback):
         settings = WorkerSettings(role=SWEEP, tracking_uri=uri, experiment_name=experiment,
                                   run_name=f"{config.hydra.job.name} sweep {sweep_dir}", tags=tags, config=None,
                                   overrides=overrides, parent_file=str(path), system_metrics=False, cwd=launch_dir,
-                                  continue_run=continued is not None, run_id=continued,
+                                  continue_run=continued is not None, run_id=continued, start_time=time.time(),
                                   predecessor=worker_of(earlier) if continued else None)
         self._channel = WorkerChannel(settings.to_message(), cwd=launch_dir, log_path=path.parent / WORKER_LOG)
         if not self._channel.ok:

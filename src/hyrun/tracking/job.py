@@ -73,6 +73,7 @@ class Job:
 
         self.ending = False
         self.end_status = "FINISHED"
+        self.end_time: float | None = None  # when the run ended (s), its end in MLflow
         self.end_deadline = float("inf")
         self.done = False
         self.terminated = False
@@ -125,7 +126,7 @@ class Job:
         if message is None:
             if not self.ending:
                 log.warning("stdin closed without an end message: the training process ended abruptly")
-                self._begin_end("FAILED", DEFAULT_END_TIMEOUT_S)
+                self._begin_end("FAILED", DEFAULT_END_TIMEOUT_S, time.time())
             return
         op = message.get("op")
         if op == RECORDS:
@@ -133,15 +134,17 @@ class Job:
         elif op == MODEL:
             self.take_model(message)
         elif op == END:
-            self._begin_end(message.get("status") or "FINISHED", float(message.get("timeout") or DEFAULT_END_TIMEOUT_S))
+            self._begin_end(message.get("status") or "FINISHED", float(message.get("timeout") or DEFAULT_END_TIMEOUT_S),
+                            message.get("end_time") or time.time())
         else:
             log.warning("ignored a message with op %r", op)
 
-    def _begin_end(self, status: str, timeout: float) -> None:
+    def _begin_end(self, status: str, timeout: float, end_time: float) -> None:
         if self.ending:
             return
         self.ending = True
         self.end_status = status
+        self.end_time = end_time
         self.end_deadline = time.monotonic() + max(1.0, timeout - 1.0)  # the summary before the starter's deadline
         self.retry.try_now()  # at once, even when in a backoff
 
@@ -198,7 +201,9 @@ class Job:
         first = {k: v for k, v in self.tags.items() if k.startswith("mlflow.")}
         if self.parent_id:
             first["mlflow.parentRunId"] = self.parent_id
-        run = self.store.client.create_run(self.experiment_id, run_name=self.run_name, tags=first)
+        start = self.settings.start_time
+        run = self.store.client.create_run(self.experiment_id, run_name=self.run_name, tags=first,
+                                           start_time=int(start * 1000) if start else None)
         self.run_id = run.info.run_id
         self.run_name = run.info.run_name
         self.tags = {k: v for k, v in self.tags.items() if k not in first}
@@ -254,7 +259,8 @@ class Job:
     def _terminate(self) -> None:
         self.stop_feeding()
         if self.run_id is not None and not self.terminated:
-            self.store.client.set_terminated(self.run_id, self.end_status)
+            self.store.client.set_terminated(self.run_id, self.end_status,
+                                             end_time=int(self.end_time * 1000) if self.end_time else None)
             self.terminated = True
         self.ended()
 

@@ -10,15 +10,17 @@ stdin messages (``op``):
            where its parent's id appears; role "sweep": the file to write), system_metrics,
            cwd (the launch folder), run_file (role "run": the output dir's ``mlflow_run.json``);
            to continue an earlier attempt's run: continue_run, run_id (when the starter knows
-           it), resumed_at_iter, predecessor (the earlier attempt's worker: pid, host).
+           it), resumed_at_iter, predecessor (the earlier attempt's worker: pid, host);
+           start_time (the run's start in MLflow).
   records  ``rows``: [[time (s), record], ...] with the loggers' records (mode, epoch, iter,
            values): numbers become metrics ``<mode>/<key>`` at step = ``iter``, any other value
            a tag of the same name (e.g. ``val/best_checkpoint``).
   model    ``path`` of a pickled ``nn.Module`` (``torch.save(model)``) to log with
            ``mlflow.pytorch.log_model`` as the run's model ``model`` (the file is removed once
            logged); ``sys_path`` to import its classes.
-  end      the run's final ``status`` and ``timeout`` (s): write what is left and stop.
-  (end of file without ``end``: the training process died; the run ends as FAILED.)
+  end      the run's final ``status``, ``end_time`` (s since the epoch: when the run ended, its
+           end in MLflow) and ``timeout`` (s): write what is left and stop.
+  (end of file without ``end``: the training process died; the run ends as FAILED, then.)
 
 stdout events (``event``): started (run_id, experiment_id, run_name, parent_run_id,
 continued), failing (error; at the first failure of a spell), recovered, note (message),
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -68,9 +71,10 @@ def model_message(path: str, sys_path: list[str], pip_requirements: list[str]) -
     return {"op": MODEL, "path": path, "sys_path": sys_path, "pip_requirements": pip_requirements}
 
 
-def end_message(status: str, timeout: float) -> dict[str, Any]:
-    """The ``end`` message: the run's final status, and how long the starter waits (s)."""
-    return {"op": END, "status": status, "timeout": timeout}
+def end_message(status: str, timeout: float, end_time: float | None = None) -> dict[str, Any]:
+    """The ``end`` message: the run's final status, when it ended (s since the epoch; now when
+    not given), and how long the starter waits (s)."""
+    return {"op": END, "status": status, "timeout": timeout, "end_time": time.time() if end_time is None else end_time}
 
 
 def last_summary(events: list[dict[str, Any]]) -> WorkerSummary | None:

@@ -35,6 +35,9 @@ class WorkerSettings:
     run_id: str | None = None
     resumed_at_iter: int | None = None
     predecessor: dict[str, Any] | None = None  # the earlier attempt's worker (pid, host): waited for
+    # when the run started (s since the epoch: the training's start, the sweep's), the run's
+    # start in MLflow (not when the worker, seconds later, made it); a continued run keeps its own
+    start_time: float | None = None
 
     def to_message(self) -> dict[str, Any]:
         return {"op": START, **dataclasses.asdict(self)}

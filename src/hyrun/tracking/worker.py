@@ -15,6 +15,7 @@ import os
 import queue
 import sys
 import threading
+from collections.abc import Iterator
 
 from hyrun.tracking.pacing import CpuBudget, PacedImports, share_from_env
 from hyrun.tracking.protocol import END, START, SUMMARY, SWEEP, Events, WorkerSummary, decode
@@ -24,12 +25,27 @@ from hyrun.tracking.store import describe
 log = logging.getLogger("hyrun.tracking.worker")
 
 
+def stdin_lines(fd: int = 0) -> Iterator[bytes]:
+    """The lines of file descriptor ``fd``, read with ``os.read``. Not ``sys.stdin``: its
+    buffered reader holds a lock while it waits for input, and a daemon thread waiting there
+    when the worker exits (its starter keeps the pipe open until the worker is gone) makes
+    Python abort at shutdown ("Fatal Python error: _enter_buffered_busy: could not acquire
+    lock for <_io.BufferedReader name='<stdin>'>"). ``os.read`` holds no lock."""
+    pending = b""
+    while chunk := os.read(fd, 1 << 16):
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            yield line + b"\n"
+    if pending:
+        yield pending
+
+
 def read_stdin(inbox: queue.Queue, budget: CpuBudget | None = None) -> None:
     """Parse stdin's lines as they come (from the start, so the pipe never fills while the
     main thread imports mlflow or waits on the store); None at end of file. The end (or end
     of file) lifts the CPU budget at once."""
     try:
-        for line in sys.stdin.buffer:
+        for line in stdin_lines(sys.stdin.fileno()):
             try:
                 message = decode(line)
             except ValueError:

@@ -21,6 +21,9 @@ What the run gets (see ``hyrun.tracking.worker`` for the worker's side):
   * params: the composed config with dotted keys (``hyrun.tracking.params``), then the model
     summary (``model_summary.parameters``, ``.trainable_parameters``, ``.size_mb``); artifacts
     ``config.yaml`` (the whole composed config, resolved) and ``overrides.yaml``;
+  * the run's start and end times: the training's own (its start, before the first iteration,
+    and its end), not when the worker, seconds later, made and ended it; a continued run keeps
+    its first attempt's start;
   * metrics ``train/<key>`` (loss, lr, momentum, time, data_time, ...) and ``val/<metric>``
     (with ``val/best_<metric>``) at step = the record's ``iter`` (finished training iterations),
     with the time each record was made; a non-numeric value (``best_checkpoint``) is a tag;
@@ -182,7 +185,7 @@ class MlflowLoggerHook(LoggerHook):
             extra_params=run_summary(runner.meta), overrides=overrides,
             parent_file=str(parent) if parent is not None else None, system_metrics=system_metrics, cwd=launch_dir,
             run_file=str(run_path), continue_run=bool(runner.resumed), run_id=checkpointed.get("run_id"),
-            resumed_at_iter=runner.iter if runner.resumed else None,
+            resumed_at_iter=runner.iter if runner.resumed else None, start_time=time.time(),
             predecessor=worker_of(run_file.read(run_path)))
 
     # -- checkpoints: the run's id, for a resumed run to continue -------------------------------
@@ -282,7 +285,7 @@ class MlflowLoggerHook(LoggerHook):
         except Exception:  # noqa: BLE001
             pass
         timeout = end_timeout()
-        events = channel.finish(end_message(status, timeout), timeout + 5.0)
+        events = channel.finish(end_message(status, timeout, time.time()), timeout + 5.0)
         self._finished = True
         atexit.unregister(self._abandon)
         self._handle_events(runner, events)
