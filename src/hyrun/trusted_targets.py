@@ -34,6 +34,8 @@ def trusting(custom_imports: Iterable[str] = ()) -> Iterator[None]:
     try:
         from hydra.utils import execution_whitelist
     except ImportError:  # Hydra 1.3: instantiate resolves any target, silently
+        execution_whitelist = None
+    if execution_whitelist is None:  # outside the except: the block's errors chain to nothing
         yield
         return
     with execution_whitelist(trusted_targets(custom_imports)):
