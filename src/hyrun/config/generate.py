@@ -39,8 +39,14 @@ def config_class(class_name: str, spec: list[tuple[str, Any, Any]], module: str 
         else:
             made = dataclasses.field(default=default, metadata=metadata)
         fields.append((name, field_type, made))
+    spec_key = repr((spec, sorted(checks)))
+    if module is None and getattr(_GENERATED.get(class_name), "__hyrun_spec__", None) == spec_key:
+        # made again (register_configs in a process twice): the same class, so that the configs
+        # composed with the first still pickle by name
+        return _GENERATED[class_name]
     cls = dataclasses.make_dataclass(class_name, fields)
     cls.__qualname__ = class_name
+    cls.__hyrun_spec__ = spec_key
     if module is None:
         cls.__module__ = __name__
         _GENERATED[class_name] = cls
