@@ -82,8 +82,12 @@ class EMAHook(Hook):
     # -- set-up ------------------------------------------------------------------------
     def before_run(self, runner: Runner) -> None:
         """Register the buffers (clones of the parameters) unless a resume already did."""
+        import torch
+
         from hyrun.models.wrappers import unwrap_model
 
+        # torch's functions held here: the per-iteration update imports nothing
+        self._no_grad, self._foreach_mul, self._foreach_add = torch.no_grad, torch._foreach_mul_, torch._foreach_add_
         model = unwrap_model(runner.model)
         params, buffers = [], []
         for name, param in model.named_parameters():
@@ -101,11 +105,9 @@ class EMAHook(Hook):
             return
         denominator = self.warm_up + step
         momentum = min(self.momentum, (1 + step) / denominator) if denominator else self.momentum
-        import torch
-
-        with torch.no_grad():  # two fused multi-tensor kernels instead of two per parameter
-            torch._foreach_mul_(self._buffers, 1 - momentum)
-            torch._foreach_add_(self._buffers, self._params, alpha=momentum)
+        with self._no_grad():  # two fused multi-tensor kernels instead of two per parameter
+            self._foreach_mul(self._buffers, 1 - momentum)
+            self._foreach_add(self._buffers, self._params, alpha=momentum)
 
     # -- the swap ----------------------------------------------------------------------
     def before_train_epoch(self, runner: Runner) -> None:
