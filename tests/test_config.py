@@ -153,3 +153,21 @@ def test_storing_the_options_does_not_import_torch(tmp_path):
     assert all(run.returncode == 0 for run in runs), runs[-1].stderr
     assert runs[0].stdout.strip() == "['torch']"  # reads torch's optimizers once, into the cache
     assert runs[1].stdout.strip() == "[]"
+
+
+def test_an_option_becomes_a_config_only_when_hydra_loads_it_and_each_load_is_its_own_copy():
+    """hyrun stores its ~70 options without making their configs (README "Start-up"): a run
+    loads ~20 of them; what Hydra loads is the schema's config, a fresh copy each time."""
+    from hydra.core.config_store import ConfigStore
+
+    from hyrun.config.schedules import lr_schemas
+
+    cfg = composed("data=synthetic", "model=mlp", "lr_config=step")
+    assert cfg.lr_config.policy == "step" and cfg.optimizer.lr == 0.02
+    cs = ConfigStore.instance()
+    assert cs.repo["lr_config"]["cyclic.yaml"]._made == []  # not selected: never made
+    first, second = cs.load("lr_config/cyclic.yaml").node, cs.load("lr_config/cyclic.yaml").node
+    assert first == OmegaConf.structured(lr_schemas()["cyclic"])
+    first.target_ratio = [99.0, 1.0]
+    assert second.target_ratio != first.target_ratio and cs.load("lr_config/cyclic.yaml").node == second
+    assert cs.list("lr_config") == sorted(f"{name}.yaml" for name in lr_schemas())

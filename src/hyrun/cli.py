@@ -30,7 +30,12 @@ def prepare() -> None:
     """Before Hydra composes: the schema, plugins and custom_imports registered, the
     multi-select group options checked; under torchrun, ranks other than 0 told to write
     nothing of Hydra's own (rank 0 writes ``.hydra/`` and the log)."""
-    from hyrun.config.choices import custom_imports_in, custom_imports_of_patches, select_patches, unknown_choice
+    from hyrun.config.choices import (
+        custom_imports_in,
+        custom_imports_of_patches,
+        select_patches,
+        unknown_choice,
+    )
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) > 0:
         sys.argv += ["hydra.output_subdir=null", "hydra/job_logging=none"]
@@ -53,12 +58,14 @@ def prepare() -> None:
 
 
 def main() -> None:
+    from hyrun.collector import pause_for_startup
     from hyrun.fast_exit import exit_now
 
-    from hyrun.config.choices import custom_imports_in
-    from hyrun.trusted_targets import trusting
+    pause_for_startup()  # `python -m hyrun` paused it before importing Hydra (hyrun/__main__.py)
 
+    from hyrun.config.choices import custom_imports_in
     from hyrun.run_mode import skip_mode_composition
+    from hyrun.trusted_targets import trusting
 
     try:
         prepare()

@@ -109,9 +109,10 @@ def run_job(cfg: DictConfig, output_dir: str) -> float | dict | None:
         register_pruning(runner, cfg, trial)
     logger.info("Hooks, in run order: %s", runner.hook_info(by_stage=False))
     logger.debug("Hooks by stage, in run order:\n%s", runner.hook_info())
+    from hyrun.collector import while_training
     from hyrun.preemption import EXIT_PREEMPTED, preempted, stop_on_signals
 
-    with stop_on_signals(runner, agree=world_size() > 1):
+    with while_training(), stop_on_signals(runner, agree=world_size() > 1):
         runner.run([tuple(phase) for phase in cfg.workflow.phases])
     from hyrun.checkpoint import EXIT_SAVE_FAILED, SAVE_FAILED
 

@@ -58,14 +58,14 @@ def _store(kind: str, option: str, cls: type) -> None:
     from hyrun.config import hook_options
     from hyrun.config.generate import TYPES, config_class, signature_fields
     from hyrun.config.optimizers import FIELD_CHECKS
-    from hyrun.config.store import store_multi
+    from hyrun.config.store import store, store_multi
 
     cs = ConfigStore.instance()
     if kind == "optimizer":
         fields = [(n, TYPES[t], d) for n, t, d in signature_fields(cls)]
         node = config_class(f"{cls.__name__}Config", [("_target_", str, hook_options.target_path(cls)), *fields],
                             module=cls.__module__, checks=FIELD_CHECKS)
-        cs.store(group="optimizer", name=option, node=node)
+        store(cs, group="optimizer", name=option, node=node)
     elif kind == "hooks":
         store_multi(cs, "hooks", option, hook_options.hook_schema(cls, module=cls.__module__))
     elif kind == "logger":

@@ -5,11 +5,14 @@ under ``conf/<group>/`` that extend a schema stored under ``_schema/`` (hidden f
 """
 from __future__ import annotations
 
-from hydra.core.config_store import ConfigStore
+from typing import Any
+
+from hydra.core.config_store import ConfigNode, ConfigStore
+from omegaconf import DictConfig, OmegaConf
 
 from hyrun.config import schema
-from hyrun.config.optimizers import optimizer_schemas
 from hyrun.config.hook_options import builtin_hook_schemas, builtin_logger_schemas
+from hyrun.config.optimizers import optimizer_schemas
 from hyrun.config.schedules import lr_schemas, momentum_schemas
 
 # The groups whose options several may be selected at once (hooks=[a,b]); an option's
@@ -29,24 +32,24 @@ def register_configs() -> None:
         return
     _share_config_store_on_copy()
     cs = ConfigStore.instance()
-    cs.store(name="_schema_config", node=schema.Config)
-    cs.store(name="_schema_workflow", node=schema.WorkflowConfig)
+    store(cs, name="_schema_config", node=schema.Config)
+    store(cs, name="_schema_workflow", node=schema.WorkflowConfig)
 
-    cs.store(group="model", name="digits_cnn", node=schema.DigitsCNNConfig)
-    cs.store(group="model", name="mlp", node=schema.MLPConfig)
-    cs.store(group="data", name="digits", node=schema.DigitsDataConfig)
-    cs.store(group="data", name="synthetic", node=schema.SyntheticDataConfig)
+    store(cs, group="model", name="digits_cnn", node=schema.DigitsCNNConfig)
+    store(cs, group="model", name="mlp", node=schema.MLPConfig)
+    store(cs, group="data", name="digits", node=schema.DigitsDataConfig)
+    store(cs, group="data", name="synthetic", node=schema.SyntheticDataConfig)
 
     for name, optimizer_schema in optimizer_schemas().items():
-        cs.store(group="optimizer", name=name, node=optimizer_schema)
-    cs.store(group="optimizer_config", name="default", node=schema.OptimizerHookConfig)
-    cs.store(group="optimizer_config", name="grad_clip",
+        store(cs, group="optimizer", name=name, node=optimizer_schema)
+    store(cs, group="optimizer_config", name="default", node=schema.OptimizerHookConfig)
+    store(cs, group="optimizer_config", name="grad_clip",
              node=schema.OptimizerHookConfig(grad_clip=schema.GradClipConfig()))  # the seed's max_norm=35
-    cs.store(group="optimizer_config", name="amp", node=schema.OptimizerHookConfig(amp=schema.AmpConfig()))
+    store(cs, group="optimizer_config", name="amp", node=schema.OptimizerHookConfig(amp=schema.AmpConfig()))
     for name, lr_schema in lr_schemas().items():
-        cs.store(group="lr_config", name=name, node=lr_schema)
+        store(cs, group="lr_config", name=name, node=lr_schema)
     for name, momentum_schema in momentum_schemas().items():
-        cs.store(group="momentum_config", name=name, node=momentum_schema)
+        store(cs, group="momentum_config", name=name, node=momentum_schema)
 
     for name, hook_schema in builtin_hook_schemas().items():
         store_multi(cs, "hooks", name, hook_schema)
@@ -57,7 +60,43 @@ def register_configs() -> None:
 
 def store_multi(cs: ConfigStore, group: str, name: str, node: object) -> None:
     """An option of a multi-select group: ``group=[name,...]`` yields ``group.name: node``."""
-    cs.store(group=group, name=name, node={name: node}, package=group)
+    store(cs, group=group, name=name, node={name: node}, package=group)
+
+
+def store(cs: ConfigStore, name: str, node: Any, group: str | None = None, package: str | None = None) -> None:
+    """``cs.store(...)``, except that the node becomes an OmegaConf config the first time Hydra
+    loads it, not now: a run loads ~20 of hyrun's ~70 options, and making one costs ~1 ms
+    (the start-up path: README "Start-up")."""
+    cs.store(name=name, node={}, group=group, package=package)  # Hydra's own bookkeeping: the group's folders
+    folder = cs.repo
+    for part in group.split("/") if group else ():
+        folder = folder[part]
+    stored = folder[name if name.endswith(".yaml") else f"{name}.yaml"]
+    folder[stored.name] = _LazyConfigNode(stored.name, node, group, package, stored.provider)
+
+
+class _LazyConfigNode(ConfigNode):
+    """A ConfigStore entry that makes its config when first read. Hydra's ``ConfigStore.load``
+    reads ``node`` from a shallow copy of the entry; the copy shares ``_made``, so the config
+    is made once a process however often it is loaded."""
+
+    def __init__(self, name: str, source: Any, group: str | None, package: str | None,
+                 provider: str | None) -> None:
+        self._source = source
+        self._made: list[DictConfig] = []
+        super().__init__(name=name, node=None, group=group, package=package, provider=provider)  # type: ignore[arg-type]
+
+    @property  # type: ignore[override]
+    def node(self) -> DictConfig:
+        if self._own is not None:
+            return self._own
+        if not self._made:
+            self._made.append(OmegaConf.structured(self._source))
+        return self._made[0]
+
+    @node.setter
+    def node(self, value: DictConfig | None) -> None:
+        self._own = value  # ConfigStore.load sets its copy's node to a deep copy of it
 
 
 def _share_config_store_on_copy() -> None:
