@@ -161,5 +161,7 @@ def test_sync_batchnorm_on_cpu_stops_every_rank_with_a_config_error(tmp_path):
     assert done.returncode != 0  # torchrun's own report (its traceback) follows the ranks' messages
     message = ("Error in config: ddp.sync_batchnorm=True is not valid: expected false for a run on cpu: torch's "
                "SyncBatchNorm runs on cuda, xpu, hpu devices only")
-    assert done.stderr.count(message) == 2  # each rank, before the first step
+    # each rank stops before its first step; the slower one's message may be cut short: torchrun
+    # ends the other workers as soon as one has failed
+    assert message in done.stderr and "Epoch [1][1/" not in done.stdout
     assert "exitcode  : 2" in done.stderr

@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv-newest
 . .venv-newest/bin/activate
 python -m pip install -q --upgrade pip
-pip install -q torch==2.13.0
-pip install -q -e ".[test]" "hydra-core>=1.4.0rc3" --upgrade --upgrade-strategy eager
+# torch pinned in the same command: an eager upgrade would otherwise take the newest torch too
+pip install -q -e ".[test]" "hydra-core>=1.4.0rc3" torch==2.13.0 --upgrade --upgrade-strategy eager
 pip list 2>/dev/null | grep -iE "^(hydra-core|omegaconf|mlflow|tensorboard|optuna|torch) " || true
 if [ $# -eq 0 ]; then set -- -m "not slow"; fi
 python -m pytest -q "$@"
