@@ -29,15 +29,17 @@ def train(cfg: DictConfig) -> float | dict | None:
     ``.hydra/`` and log file that Hydra would have made (``hyrun.outside_hydra``).
     """
     from hyrun.outside_hydra import composition_of, outside_hydra
+    from hyrun.trusted_targets import trusting
 
     composed = composition_of(cfg)
     if composed is None and HydraConfig.initialized():  # a Hydra app's job: Hydra made its dir and log
-        validated(cfg)
-        return _in_process_group(cfg, HydraConfig.get().runtime.output_dir, in_hydra_app=True)
+        with trusting(cfg.custom_imports, cfg):  # validation builds the parts too
+            validated(cfg)
+            return _in_process_group(cfg, HydraConfig.get().runtime.output_dir, in_hydra_app=True)
     from hyrun.config.validate import validate
 
-    with outside_hydra(cfg, composed) as output_dir:  # as Hydra, before the job: ${hydra:...} resolves
-        validate(cfg)
+    with outside_hydra(cfg, composed) as output_dir, trusting(cfg.custom_imports, cfg):
+        validate(cfg)  # as Hydra would, before the job: ${hydra:...} resolves
         return _in_process_group(cfg, output_dir, in_hydra_app=False)
 
 
@@ -46,12 +48,10 @@ def _in_process_group(cfg: DictConfig, output_dir: str, in_hydra_app: bool) -> f
     from hyrun.config.errors import EXIT_CONFIG_ERROR, ConfigError
     from hyrun.distributed import process_group
     from hyrun.models.steps import StepError
-    from hyrun.trusted_targets import trusting
     from hyrun.tuning.trial import current_trial
 
     try:
-        # the whitelist again here: a launcher's worker process runs jobs outside main()'s
-        with process_group(), trusting(cfg.custom_imports):  # the group: a no-op for one process
+        with process_group():  # a no-op for one process
             return run_job(cfg, output_dir)
     except CheckpointSaveError as error:  # disk full, a file-size limit: one line, not a traceback
         if os.environ.get("HYDRA_FULL_ERROR") == "1":

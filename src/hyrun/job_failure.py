@@ -33,8 +33,8 @@ class ReportFailedJob(Callback):
         if job_return.status != JobStatus.FAILED:
             return
         error = job_return._return_value
-        if not isinstance(error, BaseException) or isinstance(error, JobFailed):
-            return
+        if not isinstance(error, Exception) or isinstance(error, JobFailed):
+            return  # Hydra 1.4 hands on a SystemExit too: the job said why as it exited
         logging.getLogger("hyrun").error("the job failed:", exc_info=(type(error), error, error.__traceback__))
         launcher = str(config.hydra.launcher.get("_target_", ""))
         if launcher in IN_PROCESS_LAUNCHERS:

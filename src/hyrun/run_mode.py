@@ -26,9 +26,10 @@ def skip_mode_composition() -> None:
     if getattr(original, "__hyrun__", False):
         return
 
-    def get_mode(self: Any, config_name: str | None, overrides: list[str]) -> Any:
+    def get_mode(self: Any, config_name: str | None, overrides: list[str], *args: Any, **kwargs: Any) -> Any:
+        # *args, **kwargs: what a Hydra release adds (1.4: the parsed overrides), passed on
         if any("hydra.mode" in override for override in overrides) or _a_config_may_set_mode(self):
-            return original(self, config_name, overrides)
+            return original(self, config_name, overrides, *args, **kwargs)
         return None  # Hydra then takes the mode from -m / --multirun
 
     get_mode.__hyrun__ = True  # type: ignore[attr-defined]

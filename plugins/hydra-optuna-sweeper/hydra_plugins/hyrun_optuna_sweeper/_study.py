@@ -25,6 +25,7 @@ from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from hyrun.preemption import EXIT_PREEMPTED
+from hyrun.trusted_targets import trusting
 from hyrun.tracking.state_file import pid_alive
 from hyrun.tuning.objectives import objectives
 from hyrun.tuning.storage import describe, open_storage, storage_spec
@@ -34,6 +35,7 @@ from ._space import SearchSpace
 
 log = logging.getLogger(__name__)
 ENDED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+OPTUNA_TARGETS = ("optuna.samplers", "optuna.pruners")  # the sweeper's own nodes: Hydra 1.4's whitelist
 JOB_DIR, OWNER, FAIL_REASON = "job_dir", "sweeper", "fail_reason"  # the trials' user attributes
 
 
@@ -55,7 +57,8 @@ class StudyDriver:
         self.metrics, self.directions = objectives(config, sweeper.direction)
         self.sampler_config = OmegaConf.to_container(sweeper.sampler, resolve=True)
         self.pruner_config = OmegaConf.to_container(sweeper.pruner, resolve=True)
-        sampler, pruner = instantiate(sweeper.sampler), instantiate(sweeper.pruner)
+        with trusting(OPTUNA_TARGETS):
+            sampler, pruner = instantiate(sweeper.sampler), instantiate(sweeper.pruner)
         self.n_trials = sweeper.n_trials
         if getattr(sampler, "func", None) is optuna.samplers.GridSampler:  # a partial: it takes the space
             grid = self.space.grid()
