@@ -25,8 +25,8 @@ from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from hyrun.preemption import EXIT_PREEMPTED
-from hyrun.trusted_targets import trusting
 from hyrun.tracking.state_file import pid_alive
+from hyrun.trusted_targets import trusting
 from hyrun.tuning.objectives import objectives
 from hyrun.tuning.storage import describe, open_storage, storage_spec
 from hyrun.tuning.trial import TrialIdentity, trial_result
