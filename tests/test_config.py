@@ -165,7 +165,7 @@ def test_an_option_becomes_a_config_only_when_hydra_loads_it_and_each_load_is_it
     cfg = composed("data=synthetic", "model=mlp", "lr_config=step")
     assert cfg.lr_config.policy == "step" and cfg.optimizer.lr == 0.02
     cs = ConfigStore.instance()
-    assert cs.repo["lr_config"]["cyclic.yaml"]._made == []  # not selected: never made
+    assert cs.repo["lr_config"]["cyclic.yaml"]._made is None  # not selected: never made
     first, second = cs.load("lr_config/cyclic.yaml").node, cs.load("lr_config/cyclic.yaml").node
     assert first == OmegaConf.structured(lr_schemas()["cyclic"])
     first.target_ratio = [99.0, 1.0]

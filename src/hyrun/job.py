@@ -32,15 +32,15 @@ def train(cfg: DictConfig) -> float | dict | None:
     from hyrun.trusted_targets import trusting
 
     composed = composition_of(cfg)
-    if composed is None and HydraConfig.initialized():  # a Hydra app's job: Hydra made its dir and log
-        with trusting(cfg.custom_imports, cfg):  # validation builds the parts too
+    with trusting(cfg.custom_imports, cfg):  # around validation too: it builds the parts
+        if composed is None and HydraConfig.initialized():  # a Hydra app's job: Hydra made its dir and log
             validated(cfg)
             return _in_process_group(cfg, HydraConfig.get().runtime.output_dir, in_hydra_app=True)
-    from hyrun.config.validate import validate
+        from hyrun.config.validate import validate
 
-    with outside_hydra(cfg, composed) as output_dir, trusting(cfg.custom_imports, cfg):
-        validate(cfg)  # as Hydra would, before the job: ${hydra:...} resolves
-        return _in_process_group(cfg, output_dir, in_hydra_app=False)
+        with outside_hydra(cfg, composed) as output_dir:  # as Hydra, before the job: ${hydra:...} resolves
+            validate(cfg)
+            return _in_process_group(cfg, output_dir, in_hydra_app=False)
 
 
 def _in_process_group(cfg: DictConfig, output_dir: str, in_hydra_app: bool) -> float | dict | None:

@@ -76,27 +76,23 @@ def store(cs: ConfigStore, name: str, node: Any, group: str | None = None, packa
 
 
 class _LazyConfigNode(ConfigNode):
-    """A ConfigStore entry that makes its config when first read. Hydra's ``ConfigStore.load``
-    reads ``node`` from a shallow copy of the entry; the copy shares ``_made``, so the config
-    is made once a process however often it is loaded."""
+    """A ConfigStore entry that makes its config when first read, once a process."""
 
     def __init__(self, name: str, source: Any, group: str | None, package: str | None,
                  provider: str | None) -> None:
-        self._source = source
-        self._made: list[DictConfig] = []
-        super().__init__(name=name, node=None, group=group, package=package, provider=provider)  # type: ignore[arg-type]
+        self.name, self.group, self.package, self.provider = name, group, package, provider
+        self._source, self._made = source, None
 
     @property  # type: ignore[override]
     def node(self) -> DictConfig:
-        if self._own is not None:
-            return self._own
-        if not self._made:
-            self._made.append(OmegaConf.structured(self._source))
-        return self._made[0]
+        if self._made is None:
+            self._made = OmegaConf.structured(self._source)
+        return self._made
 
-    @node.setter
-    def node(self, value: DictConfig | None) -> None:
-        self._own = value  # ConfigStore.load sets its copy's node to a deep copy of it
+    def __copy__(self) -> ConfigNode:
+        """What ``ConfigStore.load`` copies the entry into (then replacing its node by a deep copy)."""
+        return ConfigNode(name=self.name, node=self.node, group=self.group, package=self.package,
+                          provider=self.provider)
 
 
 def _share_config_store_on_copy() -> None:
