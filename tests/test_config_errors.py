@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+import hydra
 import pytest
 from omegaconf import OmegaConf
 
@@ -53,6 +54,12 @@ CASES = {
     # imports
     "target": (["model._target_=no_such_pkg.Model"], ["model._target_", "no_such_pkg.Model"], ["importable"]),
     "custom-imports": (["custom_imports=[no_such_module]"], ["custom_imports", "no_such_module"], ["importable"]),
+    # a key under a node that a global option nulled (OmegaConf 2.3 only asserts there: hyrun says
+    # it; 2.4, with Hydra 1.4, says it itself)
+    "key-under-null": (["debug=fast_dev_run", "checkpoint_config.interval=500"],
+                       ["checkpoint_config.interval", "500"],
+                       ["because 'checkpoint_config' is none"] if hydra.__version__.startswith("1.4")
+                       else ["a key of a node that is set", "checkpoint_config is null"]),
     # a custom hook's priority
     "custom-hook-priority": (
         ["+custom_hooks.x._target_=hyrun.hooks.empty_cache.EmptyCacheHook", "+custom_hooks.x.priority=SOMETIMES"],

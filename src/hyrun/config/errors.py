@@ -50,8 +50,37 @@ def config_errors_exit_alike() -> None:
                 if isinstance(error.__cause__, OmegaConfBaseException):
                     sys.stderr.write(str(error.__cause__) + os.linesep)
                 sys.exit(EXIT_CONFIG_ERROR)
+            except AssertionError as error:  # OmegaConf 2.3's, for a key under a null node (2.4 says it)
+                problem = _override_under_null(error)
+                if problem is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+                    raise
+                exit_with(str(problem))
 
         return hydra_run_and_report(call)
 
     run_and_report.hyrun = True  # type: ignore[attr-defined]
     utils.run_and_report = run_and_report
+
+
+def _override_under_null(error: AssertionError) -> ConfigError | None:
+    """An override of a key whose parent node is null (``checkpoint_config.interval=500`` after
+    ``debug=fast_dev_run`` nulled ``checkpoint_config``) fails inside OmegaConf with a bare
+    AssertionError while Hydra applies the overrides; that frame holds the override and the
+    config, which name the key and the null node."""
+    from omegaconf import OmegaConf
+
+    traceback = error.__traceback__
+    while traceback is not None:
+        frame = traceback.tb_frame
+        if frame.f_code.co_name == "_apply_overrides_to_config" and "override" in frame.f_locals:
+            override, cfg = frame.f_locals["override"], frame.f_locals.get("cfg")
+            parts = str(override.key_or_group).split(".")
+            for depth in range(1, len(parts)):
+                parent = ".".join(parts[:depth])
+                if cfg is not None and OmegaConf.select(cfg, parent, throw_on_missing=False) is None:
+                    return ConfigError(override.key_or_group, override.value(),
+                                       f"a key of a node that is set ({parent} is null in this config: set so by a "
+                                       f"config file, an option such as debug=fast_dev_run, or the command line)")
+            return None
+        traceback = traceback.tb_next
+    return None
